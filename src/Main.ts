@@ -1,0 +1,44 @@
+/**
+ * Main — the entry point's runner: runs the program, prints why it ended, and exits with the code that says so.
+ *
+ * - The program's `Stop` carries the exit code (see `Group`): 0 graceful, 1 a member failed, 2 forced.
+ * - A failure before the group starts (invalid configuration, a port that cannot be bound) prints one line naming
+ *   the cause — the variable and its value, or the address and Node's reason — and exits 1.
+ * - `Teardown.layer` is provided here: a second signal or a hung shutdown ends the process with 2 from inside.
+ * This is the only place that calls `process.exit`; nothing else in the service ends the process.
+ */
+import { Cause, Effect, Layer } from "effect"
+import type { Stop } from "./Group.ts"
+import * as Logging from "./Logging.ts"
+import { Teardown } from "./services/Teardown.ts"
+
+/** Main.exitCodeOfFailure — a failure before or outside the group. */
+export const exitCodeOfFailure = 1
+
+/** Main.report — the one line that says why start-up failed. */
+export const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void> => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") {
+    const value = error.value
+    return Effect.logError(value instanceof Error ? value.message : String(value))
+  }
+  return Effect.logError(`start-up failed: ${Cause.pretty(cause)}`)
+}
+
+/** Main.toExitCode — the program with every failure reported and turned into exit code 1. */
+export const toExitCode = <E, R>(program: Effect.Effect<Stop, E, R>): Effect.Effect<number, never, R> =>
+  program.pipe(
+    Effect.map((stop) => stop.exitCode),
+    Effect.catchCause((cause) => report(cause).pipe(Effect.as(exitCodeOfFailure)))
+  )
+
+/** Main.run — runs `program` as the process; exits when it ends (or when `Teardown` forces it). */
+export const run = <E>(program: Effect.Effect<Stop, E, Teardown>): void => {
+  // A fiber waiting on a signal holds no Node handle: keep the event loop alive until the program ends.
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  const fiber = Effect.runFork(toExitCode(program).pipe(Effect.provide(Layer.merge(Teardown.layer, Logging.layer))))
+  fiber.addObserver((exit) => {
+    clearInterval(keepAlive)
+    process.exit(exit._tag === "Success" ? exit.value : exitCodeOfFailure)
+  })
+}

@@ -1,0 +1,59 @@
+/**
+ * ApiServer — the public HTTP server on `HOST:PORT` (default `0.0.0.0:8080`).
+ *
+ * Routes: `GET /healthz`, `GET /readyz` (see `Routes.health`), and `GET /api/delay/:ms`, a diagnostic route for drain
+ * testing that waits `ms` milliseconds (0 ≤ ms ≤ 60000, interruptible) and answers `{"waited":ms}`; any other `ms` is
+ * a 400 with a message. Built = listening; released = closed (the drain itself is `Lifecycle`'s phase 3).
+ */
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { AppConfig } from "../services/AppConfig.ts"
+import { Lifecycle } from "../services/Lifecycle.ts"
+import * as GracefulHttpServer from "./GracefulHttpServer.ts"
+import { health, notFoundRoute, route } from "./Routes.ts"
+
+const name = "api"
+
+/** maxDelayMillis — the longest `/api/delay/:ms` accepts. */
+export const maxDelayMillis = 60_000
+
+const delay = Effect.gen(function* () {
+  const raw = (yield* HttpRouter.params).ms ?? ""
+  const ms = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(ms >= 0 && ms <= maxDelayMillis)) {
+    return HttpServerResponse.jsonUnsafe(
+      { error: `ms must be an integer from 0 to ${maxDelayMillis}, got ${JSON.stringify(raw)}` },
+      { status: 400 }
+    )
+  }
+  yield* Effect.sleep(ms)
+  return HttpServerResponse.jsonUnsafe({ waited: ms })
+})
+
+/** ApiServer.routes — the API's routes, given the readiness check. */
+export const routes = (isReady: () => boolean) =>
+  Layer.mergeAll(health(name, isReady), route(name, "GET", "/api/delay/:ms", delay), notFoundRoute(name))
+
+/** ApiServer — the bound public server; `run` is its member of the group. */
+export class ApiServer extends Context.Service<ApiServer, GracefulHttpServer.GracefulHttpServer>()(
+  "lifecycle/ApiServer"
+) {
+  static readonly layer = Layer.effect(
+    ApiServer,
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      const lifecycle = yield* Lifecycle
+      const app = yield* HttpRouter.toHttpEffect(routes(lifecycle.isReady))
+      return yield* GracefulHttpServer.make({
+        name,
+        host: config.host,
+        port: config.port,
+        idleGrace: config.drainIdleGrace,
+        app
+      })
+    })
+  )
+
+  /** ApiServer.member — serves until the listener fails. */
+  static readonly member = ApiServer.use((server) => server.run)
+}

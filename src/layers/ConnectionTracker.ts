@@ -1,0 +1,146 @@
+/**
+ * ConnectionTracker — per-socket bookkeeping around a `node:http` server, and the drain built on it.
+ *
+ * Node's `server.close()` (Node ≥ 19) calls `closeIdleConnections()` at the instant it stops listening, so a
+ * keep-alive client that is writing its next request at that moment gets a reset: that is where plain `node:http`,
+ * Fastify and Effect's stock server each lose a request per connection. This module replaces that step.
+ *
+ * Guarantees, once `drain` has begun:
+ * - the listener is closed (new connections are refused) but no socket is touched by that;
+ * - every response whose headers are written from now on carries `Connection: close`, so Node closes its socket
+ *   right after it (responses still pending at drain start get the header too);
+ * - a socket with no request in flight — idle keep-alive, or connected but silent — is destroyed after `idleGrace`
+ *   of idleness; a request arriving inside the grace cancels the timer and is served (with `Connection: close`);
+ * - `drain` completes when the last socket is gone: nothing waits for keep-alive timeouts.
+ * `destroyAll` ends what is left: sockets are flushed and destroyed (`destroySoon`), silent ones at once.
+ *
+ * Grace timers are Effect fibers run with the caller's services, so `TestClock` drives them in tests.
+ */
+
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { Server as NetServer, type Socket } from "node:net"
+import { type Context, Duration, Effect, type Fiber } from "effect"
+
+interface SocketState {
+  readonly socket: Socket
+  /** responses assigned and not yet closed, in arrival order */
+  readonly pending: Set<ServerResponse>
+  grace: Fiber.Fiber<void> | undefined
+}
+
+/** ConnectionTracker.Drain — what a drain observed, for logs and tests. */
+export interface DrainStats {
+  readonly socketsAtStart: number
+  readonly inFlightAtStart: number
+}
+
+/** ConnectionTracker — the tracking handle installed on one server. */
+export interface ConnectionTracker {
+  /** open sockets now */
+  readonly connections: () => number
+  /** requests whose response has not closed yet */
+  readonly inFlight: () => number
+  /** true once `drain` has begun */
+  readonly draining: () => boolean
+  /** Stop accepting and start the drain at once; returns what was open. Idempotent. */
+  readonly beginDrain: Effect.Effect<DrainStats>
+  /** Waits until the last socket is gone (after `beginDrain`). Interruptible. */
+  readonly awaitDrained: Effect.Effect<void>
+  /** Flushes and destroys every remaining socket (the budget is exhausted). */
+  readonly destroyAll: Effect.Effect<void>
+}
+
+/**
+ * install — attaches the tracker to `server` (before any request handler, so its `request` listener runs first).
+ * Must be called before `listen`.
+ */
+export const install = (server: Server, options: { readonly idleGrace: Duration.Input }) =>
+  Effect.contextWith((services: Context.Context<never>) => {
+    const graceMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleGrace))
+    const sockets = new Map<Socket, SocketState>()
+    const runFork = Effect.runForkWith(services)
+    let draining = false
+    let inFlight = 0
+    let closed: Promise<void> | undefined
+
+    const armGrace = (state: SocketState) => {
+      if (state.grace !== undefined || state.pending.size > 0 || state.socket.destroyed) return
+      state.grace = runFork(
+        Effect.sleep(graceMillis).pipe(
+          Effect.andThen(
+            Effect.sync(() => {
+              state.grace = undefined
+              if (state.pending.size === 0) state.socket.destroy()
+            })
+          )
+        )
+      )
+    }
+
+    const cancelGrace = (state: SocketState) => {
+      if (state.grace === undefined) return
+      state.grace.interruptUnsafe()
+      state.grace = undefined
+    }
+
+    server.on("connection", (socket: Socket) => {
+      const state: SocketState = { socket, pending: new Set(), grace: undefined }
+      sockets.set(socket, state)
+      socket.once("close", () => {
+        cancelGrace(state)
+        sockets.delete(socket)
+      })
+      if (draining) armGrace(state)
+    })
+
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      const state = sockets.get(req.socket)
+      if (state === undefined) return
+      inFlight++
+      state.pending.add(res)
+      if (draining) {
+        cancelGrace(state)
+        res.setHeader("connection", "close")
+      }
+      res.once("close", () => {
+        inFlight--
+        state.pending.delete(res)
+        if (draining) armGrace(state)
+      })
+    })
+
+    const beginDrain = Effect.sync((): DrainStats => {
+      const stats = { socketsAtStart: sockets.size, inFlightAtStart: inFlight }
+      if (draining) return stats
+      draining = true
+      // net.Server#close, not http.Server#close: stop listening without closing idle sockets.
+      closed = new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve()))
+      for (const state of sockets.values()) {
+        for (const res of state.pending) if (!res.headersSent) res.setHeader("connection", "close")
+        armGrace(state)
+      }
+      return stats
+    })
+
+    const awaitDrained = Effect.suspend(() =>
+      closed === undefined ? Effect.void : Effect.promise(() => closed as Promise<void>)
+    )
+
+    const destroyAll = Effect.sync(() => {
+      for (const state of sockets.values()) {
+        cancelGrace(state)
+        if (state.pending.size === 0) state.socket.destroy()
+        else state.socket.destroySoon()
+      }
+    })
+
+    const tracker: ConnectionTracker = {
+      connections: () => sockets.size,
+      inFlight: () => inFlight,
+      draining: () => draining,
+      beginDrain,
+      awaitDrained,
+      destroyAll
+    }
+    return Effect.succeed(tracker)
+  })

@@ -1,0 +1,107 @@
+/**
+ * GracefulHttpServer — a `node:http` server running an Effect HTTP app, with a lifecycle that is exactly Go's
+ * `ListenAndServe` / `Shutdown` pair, as one scoped Effect.
+ *
+ * `make` returns once the port is bound (a failure to bind is a `ServeError` naming the address and the reason).
+ * From then on:
+ * - requests run as fibers of a request scope owned by this server; a client that disconnects interrupts its fiber;
+ * - the server is registered with `Lifecycle`: phase 2 closes the listener, phase 3 drains it (`ConnectionTracker`),
+ *   and `force` interrupts the request fibers (answered 503 when nothing was written) and destroys what is left;
+ * - `run` is the member of the group: it fails with `ServeError` if the listener errors while serving;
+ * - releasing the scope forces whatever is still open (a no-op after a complete drain).
+ *
+ * Node's `requestTimeout`/`headersTimeout` defaults stay in force; `keepAliveTimeout` is Node's default (5 s).
+ */
+
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Deferred, Duration, Effect, Exit, Scope } from "effect"
+import type { HttpServerResponse } from "effect/http"
+import type { HttpServerRequest } from "effect/http/HttpServerRequest"
+import { ServeError } from "../Errors.ts"
+import { Lifecycle } from "../services/Lifecycle.ts"
+import * as ConnectionTracker from "./ConnectionTracker.ts"
+
+/** GracefulHttpServer.Options — where to listen and what to serve. */
+export interface Options<E, R> {
+  /** name used in logs, metrics and errors ("api", "admin") */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  readonly idleGrace: Duration.Input
+  readonly app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+}
+
+/** GracefulHttpServer — a bound, serving server. */
+export interface GracefulHttpServer {
+  readonly name: string
+  /** the bound address (the real port when 0 was asked) */
+  readonly address: { readonly host: string; readonly port: number }
+  readonly tracker: ConnectionTracker.ConnectionTracker
+  /** the member: never succeeds; fails with `ServeError` if the listener errors after start-up */
+  readonly run: Effect.Effect<never, ServeError>
+}
+
+/** make — binds and serves; see the module comment for the guarantees. Needs a `Scope` and the `Lifecycle`. */
+export const make = <E, R>(options: Options<E, R>) =>
+  Effect.gen(function* () {
+    const lifecycle = yield* Lifecycle
+    const server = createServer()
+    const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace })
+    const requests = yield* Scope.make("parallel")
+    const handler = yield* NodeHttpServer.makeHandler(options.app, { scope: requests })
+    server.on("request", handler)
+
+    const failed = yield* Deferred.make<never, ServeError>()
+    const serveError = (cause: unknown) =>
+      new ServeError({ server: options.name, host: options.host, port: options.port, cause })
+
+    // Release: whatever the drain left (nothing after a complete drain) is interrupted and destroyed.
+    const force = Effect.gen(function* () {
+      yield* Scope.close(requests, Exit.void)
+      yield* tracker.destroyAll
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        yield* tracker.beginDrain
+        yield* force
+        yield* tracker.awaitDrained.pipe(Effect.timeoutOption(Duration.seconds(1)))
+      })
+    )
+
+    yield* Effect.callback<void, ServeError>((resume) => {
+      const onError = (cause: unknown) => resume(Effect.fail(serveError(cause)))
+      server.once("error", onError)
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off("error", onError)
+        server.on("error", (cause) => Deferred.doneUnsafe(failed, Effect.fail(serveError(cause))))
+        resume(Effect.void)
+      })
+    })
+
+    const bound = server.address() as AddressInfo
+    const address = { host: bound.address, port: bound.port }
+    yield* lifecycle.register({
+      name: options.name,
+      beginDrain: tracker.beginDrain.pipe(
+        Effect.tap((stats) =>
+          Effect.logInfo(`${options.name} server stopped accepting`).pipe(
+            Effect.annotateLogs({ server: options.name, ...stats })
+          )
+        ),
+        Effect.asVoid
+      ),
+      awaitDrained: tracker.awaitDrained,
+      force
+    })
+    yield* Effect.logInfo(
+      `${options.name} server listening on http://${formatHost(address.host)}:${address.port}`
+    ).pipe(Effect.annotateLogs({ server: options.name, host: address.host, port: address.port }))
+    return { name: options.name, address, tracker, run: Deferred.await(failed) } satisfies GracefulHttpServer
+  })
+
+const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
+
+/** Services an app needs beyond those provided per request. */
+export type AppServices<R> = Exclude<R, HttpServerRequest | Scope.Scope>

@@ -1,0 +1,77 @@
+/**
+ * Signals — the process signals the service reacts to, behind a service so tests can deliver them.
+ *
+ * `layer` registers `process.on` handlers for SIGINT, SIGTERM and SIGHUP when it is built and removes exactly those
+ * handlers when it is released: the process listener counts are back to what they were. While a handler is
+ * registered Node no longer applies its default action (exit), so the service decides what a signal means.
+ * `layerTest` registers nothing: a test delivers a signal with `Signals.emit`, like oklog/run's injected signal
+ * channel.
+ *
+ * Received signals queue up in arrival order (unbounded, nothing is dropped) and are taken with `next`.
+ */
+import { Context, Effect, Layer, Queue } from "effect"
+import { SignalReceived } from "../Errors.ts"
+
+/** Signals.Name — the signals this service listens to. */
+export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP"
+
+/** Signals.names — registered in this order. */
+export const names: ReadonlyArray<SignalName> = ["SIGINT", "SIGTERM", "SIGHUP"]
+
+/** Signals.isTermination — SIGINT and SIGTERM ask the service to stop; SIGHUP does not. */
+export const isTermination = (signal: SignalName): boolean => signal !== "SIGHUP"
+
+const make = (register: boolean) =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<SignalName>()
+    if (register) {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const handlers = names.map((name) => {
+            const handler = () => Queue.offerUnsafe(queue, name)
+            process.on(name, handler)
+            return [name, handler] as const
+          })
+          return handlers
+        }),
+        (handlers) =>
+          Effect.sync(() => {
+            for (const [name, handler] of handlers) process.off(name, handler)
+          })
+      )
+    }
+    return Signals.of({
+      next: Queue.take(queue),
+      emit: (signal) => Queue.offer(queue, signal).pipe(Effect.asVoid)
+    })
+  })
+
+/** Signals — the signals delivered to this process. */
+export class Signals extends Context.Service<
+  Signals,
+  {
+    /** Signals.next — waits for the next received signal (in arrival order). */
+    readonly next: Effect.Effect<SignalName>
+    /** Signals.emit — delivers a signal as if the process had received it. */
+    readonly emit: (signal: SignalName) => Effect.Effect<void>
+  }
+>()("lifecycle/Signals") {
+  /** Signals.layer — listens to the real process signals while the layer is alive. */
+  static readonly layer: Layer.Layer<Signals> = Layer.effect(Signals, make(true))
+  /** Signals.layerTest — no process handlers; signals arrive only through `emit`. */
+  static readonly layerTest: Layer.Layer<Signals> = Layer.effect(Signals, make(false))
+
+  /**
+   * Signals.member — the signal listener's part in the group: fails with `SignalReceived` on the first SIGINT or
+   * SIGTERM. SIGHUP never stops the service: it is logged (configuration reload hooks in here).
+   */
+  static readonly member: Effect.Effect<never, SignalReceived, Signals> = Signals.use((signals) =>
+    Effect.gen(function* () {
+      while (true) {
+        const signal = yield* signals.next
+        if (isTermination(signal)) return yield* new SignalReceived({ signal })
+        yield* Effect.logInfo(`received ${signal}: nothing to reload yet`)
+      }
+    })
+  )
+}

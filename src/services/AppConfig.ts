@@ -1,0 +1,78 @@
+/**
+ * AppConfig — every knob of the service, read once from the environment with Effect `Config`.
+ *
+ * Each variable has a default (see the README's configuration table). An invalid value fails with `ConfigInvalid`
+ * naming the variable and the value, which the entry point prints as one line before exiting 1. Durations use
+ * Effect's duration strings (`25 seconds`, `250 millis`) or a number of milliseconds.
+ */
+import { Config, Context, Duration, Effect, Layer, type LogLevel, Option } from "effect"
+import { ConfigInvalid } from "../Errors.ts"
+
+/** AppConfig.Values — the parsed configuration. */
+export interface AppConfigValues {
+  readonly port: number
+  readonly host: string
+  readonly adminPort: number
+  readonly adminHost: string
+  /** one budget from the first termination signal to exit */
+  readonly shutdownTimeout: Duration.Duration
+  /** time spent unready but still serving before the listeners close */
+  readonly shutdownDelay: Duration.Duration
+  /** how long an idle connection may stay open once drain has begun */
+  readonly drainIdleGrace: Duration.Duration
+  readonly logLevel: LogLevel.LogLevel
+  readonly logFormat: "pretty" | "json"
+}
+
+/** AppConfig.defaults — the values used when a variable is unset. */
+export const defaults: AppConfigValues = {
+  port: 8080,
+  host: "0.0.0.0",
+  adminPort: 8081,
+  adminHost: "127.0.0.1",
+  shutdownTimeout: Duration.seconds(25),
+  shutdownDelay: Duration.zero,
+  drainIdleGrace: Duration.millis(250),
+  logLevel: "Info",
+  logFormat: process.stdout.isTTY ? "pretty" : "json"
+}
+
+const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a port number in 0..65535")
+
+/** read — one variable: its value, its default when unset, or `ConfigInvalid` naming it and the value. */
+const read = <A>(
+  name: string,
+  config: Config.Config<A>,
+  fallback: A,
+  check: (a: A) => string | undefined = () => undefined
+): Effect.Effect<A, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const raw = yield* Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    if (Option.isNone(raw)) return fallback
+    const invalid = (reason: string) => new ConfigInvalid({ variable: name, value: raw.value, reason })
+    const value = yield* config.pipe(Effect.mapError((error) => invalid(error.message.split("\n")[0] ?? "invalid")))
+    const problem = check(value)
+    return problem === undefined ? value : yield* invalid(problem)
+  })
+
+/** AppConfig.load — reads every variable from the current `ConfigProvider` (the environment by default). */
+export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(function* () {
+  return {
+    port: yield* read("PORT", Config.Int("PORT"), defaults.port, portRange),
+    host: yield* read("HOST", Config.NonEmptyString("HOST"), defaults.host),
+    adminPort: yield* read("ADMIN_PORT", Config.Int("ADMIN_PORT"), defaults.adminPort, portRange),
+    adminHost: yield* read("ADMIN_HOST", Config.NonEmptyString("ADMIN_HOST"), defaults.adminHost),
+    shutdownTimeout: yield* read("SHUTDOWN_TIMEOUT", Config.Duration("SHUTDOWN_TIMEOUT"), defaults.shutdownTimeout),
+    shutdownDelay: yield* read("SHUTDOWN_DELAY", Config.Duration("SHUTDOWN_DELAY"), defaults.shutdownDelay),
+    drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", Config.Duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace),
+    logLevel: yield* read("LOG_LEVEL", Config.LogLevel("LOG_LEVEL"), defaults.logLevel),
+    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat)
+  }
+})
+
+/** AppConfig — the configuration as a service. `layer` reads the environment; `layerTest` takes values. */
+export class AppConfig extends Context.Service<AppConfig, AppConfigValues>()("lifecycle/AppConfig") {
+  static readonly layer: Layer.Layer<AppConfig, ConfigInvalid> = Layer.effect(AppConfig, load)
+  static readonly layerTest = (overrides: Partial<AppConfigValues> = {}): Layer.Layer<AppConfig> =>
+    Layer.succeed(AppConfig, { ...defaults, port: 0, adminPort: 0, host: "127.0.0.1", ...overrides })
+}
