@@ -7,11 +7,14 @@
  *
  * Guarantees, once `drain` has begun:
  * - the listener is closed (new connections are refused) but no socket is touched by that;
- * - every response whose headers are written from now on carries `Connection: close`, so Node closes its socket
- *   right after it (responses still pending at drain start get the header too);
+ * - each connection's last response whose headers are not written yet (pending at drain start, or arriving later)
+ *   carries `Connection: close`, so Node closes its socket right after it. Only the last: a pipelined request
+ *   already received behind a closing response would be dropped unanswered when Node closes the socket;
  * - a socket with no request in flight — idle keep-alive, or connected but silent — is destroyed after `idleGrace`
- *   of idleness; a request arriving inside the grace cancels the timer and is served (with `Connection: close`);
- * - `drain` completes when the last socket is gone: nothing waits for keep-alive timeouts.
+ *   of idleness (no byte read: a request whose headers are still arriving is not idle); a request arriving inside
+ *   the grace cancels the timer and is served (with `Connection: close`);
+ * - `drain` completes when the last socket is gone: nothing waits for keep-alive timeouts. Node's connection checker
+ *   (`headersTimeout`/`requestTimeout`) keeps running until then, and is stopped with the server.
  * `destroyAll` ends what is left: sockets are flushed and destroyed (`destroySoon`), silent ones at once.
  *
  * Grace timers are Effect fibers run with the caller's services, so `TestClock` drives them in tests.
@@ -25,6 +28,8 @@ interface SocketState {
   readonly socket: Socket
   /** responses assigned and not yet closed, in arrival order */
   readonly pending: Set<ServerResponse>
+  /** the response given `Connection: close` by the drain (the newest pending one) */
+  closing: ServerResponse | undefined
   grace: Fiber.Fiber<void> | undefined
 }
 
@@ -62,19 +67,37 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     let draining = false
     let inFlight = 0
     let closed: Promise<void> | undefined
+    /** resolves `closed` once the listener is closed and the last socket emitted `close` */
+    let drained: (() => void) | undefined
 
     const armGrace = (state: SocketState) => {
       if (state.grace !== undefined || state.pending.size > 0 || state.socket.destroyed) return
+      const bytesRead = state.socket.bytesRead
       state.grace = runFork(
         Effect.sleep(graceMillis).pipe(
           Effect.andThen(
             Effect.sync(() => {
               state.grace = undefined
-              if (state.pending.size === 0) state.socket.destroy()
+              if (state.pending.size > 0) return
+              // Bytes arrived during the grace but no request yet: its headers are still coming in. Not idle.
+              if (state.socket.bytesRead !== bytesRead) armGrace(state)
+              else state.socket.destroy()
             })
           )
         )
       )
+    }
+
+    /** `res` becomes the connection's last response: it alone closes the connection. */
+    const closeAfter = (state: SocketState, res: ServerResponse) => {
+      const previous = state.closing
+      if (previous !== undefined && previous !== res && !previous.headersSent) {
+        // a request was pipelined behind it: it must keep the connection open (not `removeHeader`: Node would then
+        // send no `Connection` header at all)
+        previous.setHeader("connection", "keep-alive")
+      }
+      state.closing = res
+      if (!res.headersSent) res.setHeader("connection", "close")
     }
 
     const cancelGrace = (state: SocketState) => {
@@ -84,11 +107,12 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     }
 
     server.on("connection", (socket: Socket) => {
-      const state: SocketState = { socket, pending: new Set(), grace: undefined }
+      const state: SocketState = { socket, pending: new Set(), closing: undefined, grace: undefined }
       sockets.set(socket, state)
       socket.once("close", () => {
         cancelGrace(state)
         sockets.delete(socket)
+        if (sockets.size === 0) drained?.()
       })
       if (draining) armGrace(state)
     })
@@ -100,7 +124,7 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       state.pending.add(res)
       if (draining) {
         cancelGrace(state)
-        res.setHeader("connection", "close")
+        closeAfter(state, res)
       }
       res.once("close", () => {
         inFlight--
@@ -113,10 +137,20 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       const stats = { socketsAtStart: sockets.size, inFlightAtStart: inFlight }
       if (draining) return stats
       draining = true
-      // net.Server#close, not http.Server#close: stop listening without closing idle sockets.
-      closed = new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve()))
+      // net.Server#close, not http.Server#close: stop listening without closing idle sockets. http.Server#close
+      // also stops the connection checker; skipping it would leave that interval (and the server) alive forever.
+      // Its callback runs when Node's own count reaches 0, which can be a tick before the sockets' `close` events:
+      // `closed` also waits for those, so `connections()` is 0 once the drain is over.
+      closed = new Promise((resolve) =>
+        NetServer.prototype.close.call(server, () => {
+          clearInterval(connectionsChecker(server))
+          drained = resolve
+          if (sockets.size === 0) resolve()
+        })
+      )
       for (const state of sockets.values()) {
-        for (const res of state.pending) if (!res.headersSent) res.setHeader("connection", "close")
+        const last = [...state.pending].at(-1)
+        if (last !== undefined) closeAfter(state, last)
         armGrace(state)
       }
       return stats
@@ -144,3 +178,11 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     }
     return Effect.succeed(tracker)
   })
+
+/** Node's `headersTimeout`/`requestTimeout` checker interval (`http.server.connectionsCheckingInterval`), if any. */
+const connectionsChecker = (server: Server): NodeJS.Timeout | undefined => {
+  const key = Object.getOwnPropertySymbols(server).find(
+    (symbol) => symbol.description === "http.server.connectionsCheckingInterval"
+  )
+  return key === undefined ? undefined : (server as unknown as Record<symbol, NodeJS.Timeout | undefined>)[key]
+}
