@@ -38,8 +38,11 @@ const member = <R>(name: string, run: Effect.Effect<never, MemberExit, R>) =>
 /** describe — the first cause as one log line and whether it is a graceful stop. */
 const describe = (cause: Cause.Cause<MemberExit>) => {
   const error = Cause.findErrorOption(cause)
-  if (error._tag === "Some") return { reason: error.value.message, graceful: graceful.has(error.value._tag) }
-  return { reason: `a member died: ${Cause.pretty(cause)}`, graceful: false }
+  if (error._tag === "Some") {
+    return { reason: error.value.message, graceful: graceful.has(error.value._tag), detail: undefined }
+  }
+  const pretty = Cause.pretty(cause)
+  return { reason: `a member died: ${pretty.split("\n")[0]}`, graceful: false, detail: pretty }
 }
 
 /** Group.run — runs the members until the first ends, then shuts down; see the module comment. */
@@ -57,7 +60,11 @@ export const run = <const Members extends Readonly<Record<string, Effect.Effect<
       { concurrency: "unbounded", discard: true }
     ).pipe(Effect.exit)
     const first = describe(Exit.isFailure(exit) ? exit.cause : Cause.die("a member returned"))
-    yield* first.graceful ? Effect.logInfo(`stopping: ${first.reason}`) : Effect.logError(`stopping: ${first.reason}`)
+    yield* first.graceful
+      ? Effect.logInfo(`stopping: ${first.reason}`)
+      : Effect.logError(`stopping: ${first.reason}`).pipe(
+          first.detail === undefined ? (log) => log : Effect.annotateLogs({ cause: first.detail })
+        )
     const outcome = yield* lifecycle.shutdown(first.reason)
     const exitCode = !outcome.drained ? 2 : first.graceful ? 0 : 1
     return { reason: first.reason, exitCode } satisfies Stop

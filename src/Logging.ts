@@ -6,7 +6,7 @@
  * an invalid value falls back to the default here, and `AppConfig` reports it (exit 1, naming the variable).
  */
 import { Config, Effect, Layer, Logger, References } from "effect"
-import { defaults } from "./services/AppConfig.ts"
+import { defaults, parseLogLevel } from "./services/AppConfig.ts"
 
 /** Logging.make — a logger layer for a format and a minimum level. */
 export const make = (format: "pretty" | "json", level: typeof defaults.logLevel) =>
@@ -21,7 +21,10 @@ export const layer = Layer.unwrap(
     const format = yield* Config.Literals(["pretty", "json"], "LOG_FORMAT").pipe(
       Effect.orElseSucceed(() => defaults.logFormat)
     )
-    const level = yield* Config.LogLevel("LOG_LEVEL").pipe(Effect.orElseSucceed(() => defaults.logLevel))
+    const level = yield* Config.String("LOG_LEVEL").pipe(
+      Effect.map((raw) => parseLogLevel(raw) ?? defaults.logLevel),
+      Effect.orElseSucceed(() => defaults.logLevel)
+    )
     return make(format, level)
   })
 )

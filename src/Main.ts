@@ -29,7 +29,8 @@ export const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void> => {
 export const toExitCode = <E, R>(program: Effect.Effect<Stop, E, R>): Effect.Effect<number, never, R> =>
   program.pipe(
     Effect.map((stop) => stop.exitCode),
-    Effect.catchCause((cause) => report(cause).pipe(Effect.as(exitCodeOfFailure)))
+    Effect.catchCause((cause) => report(cause).pipe(Effect.as(exitCodeOfFailure))),
+    Effect.tap((exitCode) => Effect.logInfo(`exiting with code ${exitCode}`).pipe(Effect.annotateLogs({ exitCode })))
   )
 
 /** Main.run — runs `program` as the process; exits when it ends (or when `Teardown` forces it). */

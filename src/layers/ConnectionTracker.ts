@@ -15,7 +15,8 @@
  *   the grace cancels the timer and is served (with `Connection: close`);
  * - `drain` completes when the last socket is gone: nothing waits for keep-alive timeouts. Node's connection checker
  *   (`headersTimeout`/`requestTimeout`) keeps running until then, and is stopped with the server.
- * `destroyAll` ends what is left: sockets are flushed and destroyed (`destroySoon`), silent ones at once.
+ * `destroyAll` ends what is left: idle sockets are destroyed at once, busy ones get 100 ms to flush what was written
+ * (a 503) and are destroyed then, even if the client stopped reading.
  *
  * Grace timers are Effect fibers run with the caller's services, so `TestClock` drives them in tests.
  */
@@ -117,7 +118,8 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       if (draining) armGrace(state)
     })
 
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    // Prepended: it must see every request before the app's handler writes anything.
+    server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
       const state = sockets.get(req.socket)
       if (state === undefined) return
       inFlight++
@@ -163,8 +165,13 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     const destroyAll = Effect.sync(() => {
       for (const state of sockets.values()) {
         cancelGrace(state)
-        if (state.pending.size === 0) state.socket.destroy()
-        else state.socket.destroySoon()
+        if (state.pending.size === 0) {
+          state.socket.destroy()
+          continue
+        }
+        // let what was written (a 503) reach the client, but never wait on a client that stopped reading
+        state.socket.destroySoon()
+        runFork(Effect.sleep(flushLimitMillis).pipe(Effect.andThen(Effect.sync(() => state.socket.destroy()))))
       }
     })
 
@@ -178,6 +185,9 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     }
     return Effect.succeed(tracker)
   })
+
+/** How long `destroyAll` lets a busy socket flush what was written before destroying it. */
+const flushLimitMillis = 100
 
 /** Node's `headersTimeout`/`requestTimeout` checker interval (`http.server.connectionsCheckingInterval`), if any. */
 const connectionsChecker = (server: Server): NodeJS.Timeout | undefined => {

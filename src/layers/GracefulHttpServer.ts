@@ -59,12 +59,12 @@ export const make = <E, R>(options: Options<E, R>) =>
 
     // Release: whatever the drain left (nothing after a complete drain) is interrupted and destroyed.
     const force = Effect.gen(function* () {
+      yield* tracker.beginDrain
       yield* Scope.close(requests, Exit.void)
       yield* tracker.destroyAll
     })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        yield* tracker.beginDrain
         yield* force
         yield* tracker.awaitDrained.pipe(Effect.timeoutOption(Duration.seconds(1)))
       })

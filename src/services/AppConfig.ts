@@ -5,7 +5,7 @@
  * naming the variable and the value, which the entry point prints as one line before exiting 1. Durations use
  * Effect's duration strings (`25 seconds`, `250 millis`) or a number of milliseconds.
  */
-import { Config, Context, Duration, Effect, Layer, type LogLevel, Option } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, type LogLevel, Option } from "effect"
 import { ConfigInvalid } from "../Errors.ts"
 
 /** AppConfig.Values — the parsed configuration. */
@@ -37,7 +37,55 @@ export const defaults: AppConfigValues = {
   logFormat: process.stdout.isTTY ? "pretty" : "json"
 }
 
+const levels: Record<string, LogLevel.LogLevel> = {
+  all: "All",
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  warning: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None"
+}
+
+/** parseLogLevel — an Effect log level from its name, case-insensitive (`warning` is accepted for `Warn`). */
+export const parseLogLevel = (name: string): LogLevel.LogLevel | undefined => levels[name.trim().toLowerCase()]
+
+const logLevel = (name: string) =>
+  Config.String(name).pipe(
+    Config.mapEffect((raw) => {
+      const level = parseLogLevel(raw)
+      return level === undefined
+        ? Effect.fail(
+            new Config.ConfigError(
+              new ConfigProvider.SourceError({ message: `expected one of ${Object.keys(levels).join(", ")}` })
+            )
+          )
+        : Effect.succeed(level)
+    })
+  )
+
 const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a port number in 0..65535")
+
+/** firstLine — the readable part of a Config error message ("SchemaError(Expected …" → "Expected …"). */
+const firstLine = (message: string) => (message.split("\n")[0] ?? message).replace(/^[A-Za-z]+Error[(:]\s*/, "")
+
+const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
+
+const nonNegative = (d: Duration.Duration) =>
+  Duration.toMillis(d) >= 0 ? undefined : "expected a duration of 0 or more"
+
+/** duration — an Effect duration string (`25 seconds`) or, as documented above, a bare number of milliseconds. */
+const duration = (name: string): Config.Config<Duration.Duration> =>
+  Config.Duration(name).pipe(
+    Config.orElse((error) =>
+      Config.Finite(name).pipe(
+        Config.map(Duration.millis),
+        Config.orElse(() => Config.fail(error.cause))
+      )
+    )
+  )
 
 /** read — one variable: its value, its default when unset, or `ConfigInvalid` naming it and the value. */
 const read = <A>(
@@ -50,24 +98,43 @@ const read = <A>(
     const raw = yield* Config.option(Config.String(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
     if (Option.isNone(raw)) return fallback
     const invalid = (reason: string) => new ConfigInvalid({ variable: name, value: raw.value, reason })
-    const value = yield* config.pipe(Effect.mapError((error) => invalid(error.message.split("\n")[0] ?? "invalid")))
+    const value = yield* config.pipe(Effect.mapError((error) => invalid(firstLine(error.message))))
     const problem = check(value)
     return problem === undefined ? value : yield* invalid(problem)
   })
 
 /** AppConfig.load — reads every variable from the current `ConfigProvider` (the environment by default). */
 export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(function* () {
-  return {
+  const values: AppConfigValues = {
     port: yield* read("PORT", Config.Int("PORT"), defaults.port, portRange),
-    host: yield* read("HOST", Config.NonEmptyString("HOST"), defaults.host),
+    host: yield* read("HOST", Config.String("HOST"), defaults.host, nonBlank),
     adminPort: yield* read("ADMIN_PORT", Config.Int("ADMIN_PORT"), defaults.adminPort, portRange),
-    adminHost: yield* read("ADMIN_HOST", Config.NonEmptyString("ADMIN_HOST"), defaults.adminHost),
-    shutdownTimeout: yield* read("SHUTDOWN_TIMEOUT", Config.Duration("SHUTDOWN_TIMEOUT"), defaults.shutdownTimeout),
-    shutdownDelay: yield* read("SHUTDOWN_DELAY", Config.Duration("SHUTDOWN_DELAY"), defaults.shutdownDelay),
-    drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", Config.Duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace),
-    logLevel: yield* read("LOG_LEVEL", Config.LogLevel("LOG_LEVEL"), defaults.logLevel),
+    adminHost: yield* read("ADMIN_HOST", Config.String("ADMIN_HOST"), defaults.adminHost, nonBlank),
+    shutdownTimeout: yield* read(
+      "SHUTDOWN_TIMEOUT",
+      duration("SHUTDOWN_TIMEOUT"),
+      defaults.shutdownTimeout,
+      nonNegative
+    ),
+    shutdownDelay: yield* read("SHUTDOWN_DELAY", duration("SHUTDOWN_DELAY"), defaults.shutdownDelay, nonNegative),
+    drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace, nonNegative),
+    logLevel: yield* read("LOG_LEVEL", logLevel("LOG_LEVEL"), defaults.logLevel),
     logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat)
   }
+  // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.
+  for (const [variable, value] of [
+    ["SHUTDOWN_DELAY", values.shutdownDelay],
+    ["DRAIN_IDLE_GRACE", values.drainIdleGrace]
+  ] as const) {
+    if (Duration.isGreaterThanOrEqualTo(value, values.shutdownTimeout) && Duration.toMillis(value) > 0) {
+      return yield* new ConfigInvalid({
+        variable,
+        value: Duration.format(value),
+        reason: `must be shorter than SHUTDOWN_TIMEOUT (${Duration.format(values.shutdownTimeout)})`
+      })
+    }
+  }
+  return values
 })
 
 /** AppConfig — the configuration as a service. `layer` reads the environment; `layerTest` takes values. */

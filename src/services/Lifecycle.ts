@@ -30,7 +30,10 @@ export interface Drainable {
   readonly beginDrain: Effect.Effect<void>
   /** completes when the listener's last connection is gone */
   readonly awaitDrained: Effect.Effect<void>
-  /** the budget is gone: interrupt running requests, destroy remaining sockets */
+  /**
+   * the budget is gone: stop accepting if phase 2 was never reached (the budget can run out during SHUTDOWN_DELAY),
+   * interrupt running requests, destroy remaining sockets
+   */
   readonly force: Effect.Effect<void>
 }
 
@@ -87,8 +90,9 @@ const make = Effect.gen(function* () {
     )
   })
 
-  const shutdown = Effect.fn("Lifecycle.shutdown")(function* (reason: string) {
-    phase = "stopping"
+  const outcome = yield* Deferred.make<Outcome>()
+
+  const sequence = Effect.fn("Lifecycle.shutdown")(function* (reason: string) {
     yield* Effect.logInfo(`shutting down: ${reason}`).pipe(
       Effect.annotateLogs({ budgetMillis: Duration.toMillis(config.shutdownTimeout) })
     )
@@ -113,6 +117,14 @@ const make = Effect.gen(function* () {
     drainEnded = yield* Clock.currentTimeMillis
     return { drained } satisfies Outcome
   })
+
+  /** the first call runs the sequence; later calls wait for its outcome */
+  const shutdown = (reason: string) =>
+    Effect.suspend(() => {
+      if (phase === "stopping") return Deferred.await(outcome)
+      phase = "stopping"
+      return sequence(reason).pipe(Effect.tap((result) => Deferred.succeed(outcome, result)))
+    })
 
   yield* Effect.addFinalizer(() =>
     Effect.gen(function* () {
@@ -151,7 +163,7 @@ export class Lifecycle extends Context.Service<
     readonly requestShutdown: (source: string) => Effect.Effect<boolean>
     /** Lifecycle.awaitShutdownRequest — a member: fails with the first `ShutdownRequested`. */
     readonly awaitShutdownRequest: Effect.Effect<never, ShutdownRequested>
-    /** Lifecycle.shutdown — phases 1–3 under the budget (see the module comment). Call once. */
+    /** Lifecycle.shutdown — phases 1–3 under the budget (see the module comment); later calls await the first. */
     readonly shutdown: (reason: string) => Effect.Effect<Outcome>
   }
 >()("lifecycle/Lifecycle") {

@@ -1,0 +1,130 @@
+/**
+ * AppConfig — every variable has a default, each is parsed from the environment, and an invalid value fails with
+ * `ConfigInvalid` naming the variable and the value (never a stack trace).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect } from "effect"
+import { ConfigInvalid } from "../src/Errors.ts"
+import { AppConfig, type AppConfigValues, load } from "../src/services/AppConfig.ts"
+
+/** `load` against exactly this environment. */
+const loadFrom = (env: Record<string, string>) =>
+  load.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
+
+/** The values with durations as milliseconds, so they compare as plain data. */
+const plain = (c: AppConfigValues) => ({
+  ...c,
+  shutdownTimeout: Duration.toMillis(c.shutdownTimeout),
+  shutdownDelay: Duration.toMillis(c.shutdownDelay),
+  drainIdleGrace: Duration.toMillis(c.drainIdleGrace)
+})
+
+describe("AppConfig.load", () => {
+  it.effect("uses the defaults when nothing is set", () =>
+    Effect.gen(function* () {
+      expect(plain(yield* loadFrom({}))).toEqual({
+        port: 8080,
+        host: "0.0.0.0",
+        adminPort: 8081,
+        adminHost: "127.0.0.1",
+        shutdownTimeout: 25_000,
+        shutdownDelay: 0,
+        drainIdleGrace: 250,
+        logLevel: "Info",
+        logFormat: process.stdout.isTTY ? "pretty" : "json"
+      })
+    })
+  )
+
+  it.effect("reads every variable", () =>
+    Effect.gen(function* () {
+      const config = yield* loadFrom({
+        PORT: "3000",
+        HOST: "::",
+        ADMIN_PORT: "3001",
+        ADMIN_HOST: "10.0.0.1",
+        SHUTDOWN_TIMEOUT: "40 seconds",
+        SHUTDOWN_DELAY: "5 seconds",
+        DRAIN_IDLE_GRACE: "100 millis",
+        LOG_LEVEL: "Debug",
+        LOG_FORMAT: "pretty"
+      })
+      expect(plain(config)).toEqual({
+        port: 3000,
+        host: "::",
+        adminPort: 3001,
+        adminHost: "10.0.0.1",
+        shutdownTimeout: 40_000,
+        shutdownDelay: 5_000,
+        drainIdleGrace: 100,
+        logLevel: "Debug",
+        logFormat: "pretty"
+      })
+    })
+  )
+
+  it.effect("accepts PORT=0 (any free port), a bare number of milliseconds, and treats empty as unset", () =>
+    Effect.gen(function* () {
+      const config = yield* loadFrom({ PORT: "0", ADMIN_PORT: "65535", SHUTDOWN_TIMEOUT: "1500", HOST: "" })
+      expect([config.port, config.adminPort, config.host]).toEqual([0, 65535, "0.0.0.0"])
+      expect(Duration.toMillis(config.shutdownTimeout)).toBe(1500)
+    })
+  )
+
+  const invalid: ReadonlyArray<readonly [variable: string, value: string]> = [
+    ["PORT", "abc"],
+    ["PORT", "70000"],
+    ["PORT", "-1"],
+    ["PORT", "80.5"],
+    ["ADMIN_PORT", "admin"],
+    ["SHUTDOWN_TIMEOUT", "soon"],
+    ["SHUTDOWN_TIMEOUT", "-5 seconds"],
+    ["SHUTDOWN_DELAY", "-1"],
+    ["SHUTDOWN_DELAY", "5 fortnights"],
+    ["DRAIN_IDLE_GRACE", "a bit"],
+    ["LOG_FORMAT", "xml"],
+    ["LOG_LEVEL", "loud"]
+  ]
+  it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadFrom({ [variable]: value }))
+      expect(error).toBeInstanceOf(ConfigInvalid)
+      expect([error.variable, error.value]).toEqual([variable, value])
+      expect(error.message).toMatch(new RegExp(`^invalid configuration: ${variable}="${value}": \\S`))
+      expect(error.message).not.toContain("\n")
+    })
+  )
+
+  it.effect("reports the first invalid variable only", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadFrom({ PORT: "abc", LOG_FORMAT: "xml" }))
+      expect(error.variable).toBe("PORT")
+    })
+  )
+})
+
+describe("AppConfig layers", () => {
+  const current = AppConfig.use(Effect.succeed)
+
+  it.effect("layer reads the current ConfigProvider", () =>
+    Effect.gen(function* () {
+      const config = yield* current.pipe(
+        Effect.provide(AppConfig.layer),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PORT: "9090" } })))
+      )
+      expect(config.port).toBe(9090)
+    })
+  )
+
+  it.effect("layerTest binds to free local ports and takes overrides", () =>
+    Effect.gen(function* () {
+      const config = yield* current.pipe(Effect.provide(AppConfig.layerTest({ shutdownDelay: Duration.seconds(1) })))
+      expect([config.port, config.adminPort, config.host, Duration.toMillis(config.shutdownDelay)]).toEqual([
+        0,
+        0,
+        "127.0.0.1",
+        1000
+      ])
+    })
+  )
+})
