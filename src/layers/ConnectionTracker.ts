@@ -19,6 +19,10 @@
  * (a 503) and are destroyed then, even if the client stopped reading.
  *
  * Grace timers are Effect fibers run with the caller's services, so `TestClock` drives them in tests.
+ *
+ * Cost while serving: nothing per request beyond one map lookup. A connection's current response is Node's own
+ * `socket._httpMessage` (assigned before `request` is emitted, cleared when the response finishes); only responses
+ * queued behind it (HTTP pipelining) are tracked with a listener. Once the drain begins, every response is tracked.
  */
 
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
@@ -27,7 +31,7 @@ import { type Context, Duration, Effect, type Fiber } from "effect"
 
 interface SocketState {
   readonly socket: Socket
-  /** responses assigned and not yet closed, in arrival order */
+  /** tracked responses not yet closed, in arrival order: pipelined ones always, all of them once draining */
   readonly pending: Set<ServerResponse>
   /** the response given `Connection: close` by the drain (the newest pending one) */
   closing: ServerResponse | undefined
@@ -44,8 +48,10 @@ export interface DrainStats {
 export interface ConnectionTracker {
   /** open sockets now */
   readonly connections: () => number
-  /** requests whose response has not closed yet */
+  /** requests whose response has not closed yet (computed on each call, O(connections)) */
   readonly inFlight: () => number
+  /** the responses of those requests, per connection in arrival order (`res.req` is the request) */
+  readonly requests: () => ReadonlyArray<ServerResponse>
   /** true once `drain` has begun */
   readonly draining: () => boolean
   /** Stop accepting and start the drain at once; returns what was open. Idempotent. */
@@ -66,20 +72,43 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     const sockets = new Map<Socket, SocketState>()
     const runFork = Effect.runForkWith(services)
     let draining = false
-    let inFlight = 0
     let closed: Promise<void> | undefined
     /** resolves `closed` once the listener is closed and the last socket emitted `close` */
     let drained: (() => void) | undefined
 
+    /** the response Node is writing on this socket now, if any */
+    const current = (state: SocketState) => (state.socket as { _httpMessage?: ServerResponse | null })._httpMessage
+
+    const busy = (state: SocketState) => state.pending.size > 0 || current(state) != null
+
+    const requestsOf = (state: SocketState): Array<ServerResponse> => {
+      const now = current(state)
+      const queued = [...state.pending]
+      return now == null || state.pending.has(now) ? queued : [now, ...queued]
+    }
+
+    /** tracks `res` until it closes; when it does, adopts the response Node assigns next (pipelining) */
+    const track = (state: SocketState, res: ServerResponse) => {
+      if (state.pending.has(res)) return
+      state.pending.add(res)
+      res.once("close", () => {
+        state.pending.delete(res)
+        if (!draining) return
+        const next = current(state)
+        if (next != null && next !== res) track(state, next)
+        armGrace(state)
+      })
+    }
+
     const armGrace = (state: SocketState) => {
-      if (state.grace !== undefined || state.pending.size > 0 || state.socket.destroyed) return
+      if (state.grace !== undefined || busy(state) || state.socket.destroyed) return
       const bytesRead = state.socket.bytesRead
       state.grace = runFork(
         Effect.sleep(graceMillis).pipe(
           Effect.andThen(
             Effect.sync(() => {
               state.grace = undefined
-              if (state.pending.size > 0) return
+              if (busy(state)) return
               // Bytes arrived during the grace but no request yet: its headers are still coming in. Not idle.
               if (state.socket.bytesRead !== bytesRead) armGrace(state)
               else state.socket.destroy()
@@ -122,21 +151,17 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
       const state = sockets.get(req.socket)
       if (state === undefined) return
-      inFlight++
-      state.pending.add(res)
       if (draining) {
         cancelGrace(state)
+        track(state, res)
         closeAfter(state, res)
+      } else if (current(state) !== res) {
+        track(state, res) // pipelined behind the current response
       }
-      res.once("close", () => {
-        inFlight--
-        state.pending.delete(res)
-        if (draining) armGrace(state)
-      })
     })
 
     const beginDrain = Effect.sync((): DrainStats => {
-      const stats = { socketsAtStart: sockets.size, inFlightAtStart: inFlight }
+      const stats = { socketsAtStart: sockets.size, inFlightAtStart: countInFlight() }
       if (draining) return stats
       draining = true
       // net.Server#close, not http.Server#close: stop listening without closing idle sockets. http.Server#close
@@ -151,7 +176,9 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
         })
       )
       for (const state of sockets.values()) {
-        const last = [...state.pending].at(-1)
+        const requests = requestsOf(state)
+        for (const res of requests) track(state, res)
+        const last = requests.at(-1)
         if (last !== undefined) closeAfter(state, last)
         armGrace(state)
       }
@@ -165,7 +192,7 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     const destroyAll = Effect.sync(() => {
       for (const state of sockets.values()) {
         cancelGrace(state)
-        if (state.pending.size === 0) {
+        if (!busy(state)) {
           state.socket.destroy()
           continue
         }
@@ -175,9 +202,16 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       }
     })
 
+    const countInFlight = () => {
+      let n = 0
+      for (const state of sockets.values()) n += requestsOf(state).length
+      return n
+    }
+
     const tracker: ConnectionTracker = {
       connections: () => sockets.size,
-      inFlight: () => inFlight,
+      inFlight: countInFlight,
+      requests: () => [...sockets.values()].flatMap(requestsOf),
       draining: () => draining,
       beginDrain,
       awaitDrained,

@@ -20,7 +20,9 @@ import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { ServeError } from "../Errors.ts"
+import { FiberDump, requestEntries } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
+import { trackInFlight } from "../services/Metrics.ts"
 import * as ConnectionTracker from "./ConnectionTracker.ts"
 
 /** GracefulHttpServer.Options — where to listen and what to serve. */
@@ -49,6 +51,19 @@ export const make = <E, R>(options: Options<E, R>) =>
     const lifecycle = yield* Lifecycle
     const server = createServer()
     const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace })
+    yield* trackInFlight(options.name, tracker.inFlight)
+    const dump = yield* FiberDump
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        dump.addSource(() =>
+          requestEntries(
+            options.name,
+            tracker.requests().map((res) => res.req)
+          )
+        )
+      ),
+      (remove) => Effect.sync(remove)
+    )
     const requests = yield* Scope.make("parallel")
     const handler = yield* NodeHttpServer.makeHandler(options.app, { scope: requests })
     server.on("request", handler)

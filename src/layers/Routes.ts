@@ -19,7 +19,7 @@ export const route = <E, R>(
   method: Method,
   path: `/${string}`,
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => HttpRouter.add(method, path, observe(server, method, path)(handler))
+) => HttpRouter.add(method, path, observe(server, path)(handler))
 
 const ok = HttpServerResponse.text("ok")
 const ready = HttpServerResponse.text("ready")
@@ -38,6 +38,6 @@ export const health = (server: string, isReady: () => boolean) =>
     )
   )
 
-/** notFoundRoute — every other method and path: 404, counted under route `*`. */
+/** notFoundRoute — every other method and path: 404, counted under route `*` with the request's method. */
 export const notFoundRoute = (server: string) =>
-  HttpRouter.add("*", "*", observe(server, "*", "*")(Effect.succeed(notFound)))
+  HttpRouter.add("*", "*", observe(server, "*")(Effect.succeed(notFound)))

@@ -1,15 +1,18 @@
 /**
  * FiberDump — the live fibers worth looking at, like Go's goroutine dump (`/debug/pprof/goroutine?debug=2`).
  *
- * Effect 4 keeps no global list of fibers, so the ones that matter register here: the members of the group (for their
- * whole life) and every request handler (while it runs, see `Metrics.observe`). `snapshot` lists them with their
- * fiber id, what they are and how long they have been running. Entries leave the registry when their fiber ends.
+ * Effect 4 keeps no global list of fibers, so the dump is assembled from two kinds of entries:
+ * - fibers registered for their whole life — the members of the group (`add` / `delete`);
+ * - sources asked at dump time — each server lists its in-flight requests with the handler fiber that runs each one
+ *   (`addSource`). Nothing is recorded per request beyond two properties on Node's request object, so the dump
+ *   costs the request path nothing measurable.
+ * `snapshot` lists every entry with its fiber id, what it is and how long it has been running.
  */
 import { Context, type Fiber } from "effect"
 
 /** FiberDump.Entry — one live fiber. */
 export interface FiberEntry {
-  readonly id: number
+  readonly id: number | undefined
   readonly label: string
   readonly ageMillis: number
   readonly done: boolean
@@ -19,26 +22,66 @@ export interface FiberEntry {
 export interface FiberRegistry {
   readonly add: (fiber: Fiber.Fiber<unknown, unknown>, label: string) => void
   readonly delete: (fiber: Fiber.Fiber<unknown, unknown>) => void
+  /** adds a source of entries asked at each snapshot; returns its removal */
+  readonly addSource: (source: () => ReadonlyArray<FiberEntry>) => () => void
   readonly snapshot: () => ReadonlyArray<FiberEntry>
 }
 
 /** FiberDump.makeRegistry — an empty registry. */
 export const makeRegistry = (): FiberRegistry => {
   const live = new Map<Fiber.Fiber<unknown, unknown>, { readonly label: string; readonly since: number }>()
+  const sources = new Set<() => ReadonlyArray<FiberEntry>>()
   return {
     add: (fiber, label) => void live.set(fiber, { label, since: performance.now() }),
     delete: (fiber) => void live.delete(fiber),
+    addSource: (source) => {
+      sources.add(source)
+      return () => void sources.delete(source)
+    },
     snapshot: () => {
       const now = performance.now()
-      return [...live].map(([fiber, { label, since }]) => ({
+      const registered = [...live].map(([fiber, { label, since }]) => ({
         id: fiber.id,
         label,
         ageMillis: Math.round(now - since),
         done: fiber.pollUnsafe() !== undefined
       }))
+      return [...registered, ...[...sources].flatMap((source) => source())]
     }
   }
 }
 
 /** FiberDump — the registry in use (one per process unless a test provides its own). */
 export const FiberDump = Context.Reference<FiberRegistry>("lifecycle/FiberDump", { defaultValue: makeRegistry })
+
+const handlerFiber = Symbol.for("lifecycle/FiberDump/handlerFiber")
+const handlerStart = Symbol.for("lifecycle/FiberDump/handlerStart")
+
+interface Annotated {
+  [handlerFiber]?: Fiber.Fiber<unknown, unknown>
+  [handlerStart]?: number
+}
+
+/** annotateRequest — records on Node's request object the fiber handling it and when it started. */
+export const annotateRequest = (request: object, fiber: Fiber.Fiber<unknown, unknown>, start: number): void => {
+  const annotated = request as Annotated
+  annotated[handlerFiber] = fiber
+  annotated[handlerStart] = start
+}
+
+/** requestEntries — dump entries for in-flight requests (Node request objects), labelled with the server's name. */
+export const requestEntries = (
+  server: string,
+  requests: ReadonlyArray<{ readonly method?: string | undefined; readonly url?: string | undefined }>
+): ReadonlyArray<FiberEntry> => {
+  const now = performance.now()
+  return requests.map((request) => {
+    const { [handlerFiber]: fiber, [handlerStart]: start } = request as Annotated
+    return {
+      id: fiber?.id,
+      label: `${server} ${request.method} ${request.url}`,
+      ageMillis: start === undefined ? 0 : Math.round(now - start),
+      done: fiber === undefined ? false : fiber.pollUnsafe() !== undefined
+    }
+  })
+}

@@ -1,18 +1,20 @@
 /**
- * Metrics — the service's Effect `Metric`s and the per-route observer that feeds them.
+ * Metrics — the service's Effect `Metric`s and what feeds them.
  *
  * Series (Prometheus names as rendered on the admin server's `/metrics`):
  * - `http_requests_total{server,route,method,status}` — requests answered, by route pattern (never the raw path);
- * - `http_requests_in_flight{server}` — requests being handled now;
+ * - `http_requests_in_flight{server}` — requests being handled now (read from the server's tracker when scraped);
  * - `http_request_duration_seconds{server,route}` — handler time, histogram;
  * - `shutdown_phase_seconds{phase}` — how long each shutdown phase took (unready, stop, drain, force, release).
  *
  * `observe` runs once per request on every route, so it is written for the hot path: metric handles are created once
- * per route (and per status seen), updates use the synchronous `updateUnsafe` / `modifyUnsafe`.
+ * per route (and per method and status seen) and updated with the synchronous `updateUnsafe`; the in-flight gauge
+ * costs nothing per request (`trackInFlight` registers a gauge read at scrape time).
  */
-import { Cause, Effect, Exit, type Fiber, Metric } from "effect"
+import { Cause, Context, Effect, Exit, type Fiber, Metric } from "effect"
 import type { HttpServerResponse } from "effect/http"
-import { FiberDump } from "./FiberDump.ts"
+import { HttpServerRequest } from "effect/http/HttpServerRequest"
+import { annotateRequest } from "./FiberDump.ts"
 
 export const requestsTotal = Metric.counter("http_requests_total", {
   description: "HTTP requests answered, by server, route pattern, method and status"
@@ -36,37 +38,49 @@ const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown
 }
 
 /**
- * observe — wraps a route handler: counts it in flight while it runs, then records its status and duration, and
- * lists its fiber in the `/debug/fibers` dump meanwhile. Handler behaviour and interruptibility are unchanged.
+ * observe — wraps the handler of `route` on `server`: when it ends, its status (by method) and duration are
+ * recorded; while it runs, its fiber is findable from Node's request object (`/debug/fibers`). Handler behaviour and
+ * interruptibility are unchanged.
  */
-export const observe = (server: string, method: string, route: string) => {
-  const inFlight = Metric.withAttributes(requestsInFlight, { server })
+export const observe = (server: string, route: string) => {
   const duration = Metric.withAttributes(requestDuration, { server, route })
-  const byStatus = new Map<number, Metric.Counter<number>>()
-  const counter = (status: number) => {
-    let metric = byStatus.get(status)
+  const counters = new Map<string, Metric.Counter<number>>()
+  const counter = (method: string, status: number) => {
+    const key = `${method} ${status}`
+    let metric = counters.get(key)
     if (metric === undefined) {
       metric = Metric.withAttributes(requestsTotal, { server, route, method, status: String(status) })
-      byStatus.set(status, metric)
+      counters.set(key, metric)
     }
     return metric
   }
-  const label = `${server} ${method} ${route}`
   return <E, R>(
     handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
     Effect.withFiber((fiber: Fiber.Fiber<unknown, unknown>) => {
-      const context = fiber.context
       const start = performance.now()
-      const dump = fiber.getRef(FiberDump)
-      inFlight.modifyUnsafe(1, context)
-      dump.add(fiber, label)
-      return Effect.onExit(handler, (exit) => {
-        inFlight.modifyUnsafe(-1, context)
-        dump.delete(fiber)
-        counter(statusOf(exit)).updateUnsafe(1, context)
+      const request = Context.getUnsafe(fiber.context, HttpServerRequest)
+      annotateRequest(request.source as object, fiber, start)
+      return Effect.onExitPrimitive(handler, (exit) => {
+        const context = fiber.context
+        counter(request.method, statusOf(exit)).updateUnsafe(1, context)
         duration.updateUnsafe((performance.now() - start) / 1000, context)
-        return Effect.void
+        return undefined
       })
     })
 }
+
+/** trackInFlight — registers `http_requests_in_flight{server}`, read from `count` at each scrape; scoped. */
+export const trackInFlight = (server: string, count: () => number) =>
+  Effect.acquireRelease(
+    Effect.contextWith((context: Context.Context<never>) =>
+      Effect.sync(() =>
+        Metric.registerUnsafe(Metric.withAttributes(requestsInFlight, { server }), context, {
+          get: () => ({ value: count() }),
+          update: () => {},
+          modify: () => {}
+        })
+      )
+    ),
+    (registration) => Effect.sync(() => registration.remove())
+  )

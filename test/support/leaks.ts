@@ -38,6 +38,7 @@ export const trackFibers = (): FiberTracker => {
         inner.add(fiber, label)
       },
       delete: inner.delete,
+      addSource: inner.addSource,
       snapshot: inner.snapshot
     },
     running: () => seen.filter(([fiber]) => fiber.pollUnsafe() === undefined).map(([, label]) => label),
