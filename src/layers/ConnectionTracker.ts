@@ -63,10 +63,17 @@ export interface ConnectionTracker {
 }
 
 /**
- * install — attaches the tracker to `server` (before any request handler, so its `request` listener runs first).
- * Must be called before `listen`.
+ * install — attaches the tracker to `server`, ahead of the app's request handler (pass it as `handler`, or the
+ * tracker's listener is prepended to those already there). Must be called before `listen`.
  */
-export const install = (server: Server, options: { readonly idleGrace: Duration.Input }) =>
+export const install = (
+  server: Server,
+  options: {
+    readonly idleGrace: Duration.Input
+    /** the app's request handler: installed behind the tracker as the server's one `request` listener */
+    readonly handler?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+  }
+) =>
   Effect.contextWith((services: Context.Context<never>) => {
     const graceMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleGrace))
     const sockets = new Map<Socket, SocketState>()
@@ -147,8 +154,7 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       if (draining) armGrace(state)
     })
 
-    // Prepended: it must see every request before the app's handler writes anything.
-    server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const state = sockets.get(req.socket)
       if (state === undefined) return
       if (draining) {
@@ -158,7 +164,16 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       } else if (current(state) !== res) {
         track(state, res) // pipelined behind the current response
       }
-    })
+    }
+    // The tracker must see every request before the app writes anything. With the app's handler given, both run
+    // from one listener (Node's emit clones its listener array on every event when there are several).
+    const handler = options.handler
+    if (handler === undefined) server.prependListener("request", onRequest)
+    else
+      server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+        onRequest(req, res)
+        handler(req, res)
+      })
 
     const beginDrain = Effect.sync((): DrainStats => {
       const stats = { socketsAtStart: sockets.size, inFlightAtStart: countInFlight() }

@@ -50,7 +50,9 @@ export const make = <E, R>(options: Options<E, R>) =>
   Effect.gen(function* () {
     const lifecycle = yield* Lifecycle
     const server = createServer()
-    const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace })
+    const requests = yield* Scope.make("parallel")
+    const handler = yield* NodeHttpServer.makeHandler(options.app, { scope: requests })
+    const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace, handler })
     yield* trackInFlight(options.name, tracker.inFlight)
     const dump = yield* FiberDump
     yield* Effect.acquireRelease(
@@ -64,9 +66,6 @@ export const make = <E, R>(options: Options<E, R>) =>
       ),
       (remove) => Effect.sync(remove)
     )
-    const requests = yield* Scope.make("parallel")
-    const handler = yield* NodeHttpServer.makeHandler(options.app, { scope: requests })
-    server.on("request", handler)
 
     const failed = yield* Deferred.make<never, ServeError>()
     const serveError = (cause: unknown) =>

@@ -7,14 +7,16 @@
  * - `http_request_duration_seconds{server,route}` — handler time, histogram;
  * - `shutdown_phase_seconds{phase}` — how long each shutdown phase took (unready, stop, drain, force, release).
  *
- * `observe` runs once per request on every route, so it is written for the hot path: metric handles are created once
- * per route (and per method and status seen) and updated with the synchronous `updateUnsafe`; the in-flight gauge
- * costs nothing per request (`trackInFlight` registers a gauge read at scrape time).
+ * `observe` runs once per request on every route, so it is written for the hot path: it counts in plain numbers that
+ * the registry reads when metrics are exported (see `RouteSeries`), and the in-flight gauge costs nothing per request
+ * (`trackInFlight` registers a gauge read at scrape time).
  */
 import { Cause, Context, Effect, Exit, type Fiber, Metric } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { annotateRequest } from "./FiberDump.ts"
+
+const durationBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 export const requestsTotal = Metric.counter("http_requests_total", {
   description: "HTTP requests answered, by server, route pattern, method and status"
@@ -24,7 +26,7 @@ export const requestsInFlight = Metric.gauge("http_requests_in_flight", {
 })
 export const requestDuration = Metric.histogram("http_request_duration_seconds", {
   description: "HTTP handler duration in seconds",
-  boundaries: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+  boundaries: durationBoundaries
 })
 export const shutdownPhaseSeconds = Metric.gauge("shutdown_phase_seconds", {
   description: "Duration of each graceful-shutdown phase in seconds"
@@ -38,22 +40,84 @@ const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown
 }
 
 /**
+ * RouteSeries — the request series of one route, aggregated in plain counters on the request path and registered
+ * with the metric registry (`Metric.registerUnsafe`) so exporters read them at scrape time. A series is registered
+ * the first time it is seen, with the registry of the request that saw it.
+ */
+class RouteSeries {
+  readonly counts = new Map<string, Map<number, { count: number }>>()
+  readonly buckets = new Uint32Array(durationBoundaries.length)
+  count = 0
+  sum = 0
+  min = Number.MAX_VALUE
+  max = -Number.MAX_VALUE
+  registered = false
+
+  readonly server: string
+  readonly route: string
+
+  constructor(server: string, route: string) {
+    this.server = server
+    this.route = route
+  }
+
+  record(method: string, status: number, seconds: number, context: Context.Context<never>) {
+    let byStatus = this.counts.get(method)
+    if (byStatus === undefined) {
+      byStatus = new Map()
+      this.counts.set(method, byStatus)
+    }
+    let cell = byStatus.get(status)
+    if (cell === undefined) {
+      cell = this.registerCounter(method, status, context)
+      byStatus.set(status, cell)
+    }
+    cell.count++
+    let i = 0
+    while (i < durationBoundaries.length && seconds > durationBoundaries[i]!) i++
+    if (i < this.buckets.length) this.buckets[i]!++
+    this.count++
+    this.sum += seconds
+    if (seconds < this.min) this.min = seconds
+    if (seconds > this.max) this.max = seconds
+    if (!this.registered) this.registerHistogram(context)
+  }
+
+  private registerCounter(method: string, status: number, context: Context.Context<never>) {
+    const cell = { count: 0 }
+    const attributes = { server: this.server, route: this.route, method, status: String(status) }
+    Metric.registerUnsafe(Metric.withAttributes(requestsTotal, attributes), context, {
+      get: () => ({ count: cell.count, incremental: true }),
+      update: () => {},
+      modify: () => {}
+    })
+    return cell
+  }
+
+  private registerHistogram(context: Context.Context<never>) {
+    this.registered = true
+    Metric.registerUnsafe(Metric.withAttributes(requestDuration, { server: this.server, route: this.route }), context, {
+      get: () => {
+        let cumulated = 0
+        const buckets = durationBoundaries.map((boundary, i): [number, number] => {
+          cumulated += this.buckets[i]!
+          return [boundary, cumulated]
+        })
+        return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+      },
+      update: () => {},
+      modify: () => {}
+    })
+  }
+}
+
+/**
  * observe — wraps the handler of `route` on `server`: when it ends, its status (by method) and duration are
  * recorded; while it runs, its fiber is findable from Node's request object (`/debug/fibers`). Handler behaviour and
  * interruptibility are unchanged.
  */
 export const observe = (server: string, route: string) => {
-  const duration = Metric.withAttributes(requestDuration, { server, route })
-  const counters = new Map<string, Metric.Counter<number>>()
-  const counter = (method: string, status: number) => {
-    const key = `${method} ${status}`
-    let metric = counters.get(key)
-    if (metric === undefined) {
-      metric = Metric.withAttributes(requestsTotal, { server, route, method, status: String(status) })
-      counters.set(key, metric)
-    }
-    return metric
-  }
+  const series = new RouteSeries(server, route)
   return <E, R>(
     handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
@@ -62,9 +126,7 @@ export const observe = (server: string, route: string) => {
       const request = Context.getUnsafe(fiber.context, HttpServerRequest)
       annotateRequest(request.source as object, fiber, start)
       return Effect.onExitPrimitive(handler, (exit) => {
-        const context = fiber.context
-        counter(request.method, statusOf(exit)).updateUnsafe(1, context)
-        duration.updateUnsafe((performance.now() - start) / 1000, context)
+        series.record(request.method, statusOf(exit), (performance.now() - start) / 1000, fiber.context)
         return undefined
       })
     })
