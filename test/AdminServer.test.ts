@@ -1,0 +1,418 @@
+/**
+ * AdminServer — the real `AdminServer.layer` and `ApiServer.layer` on 127.0.0.1:0 sharing one real `Lifecycle`,
+ * reached over real sockets: `/metrics` (Prometheus text, exact counts, the in-flight gauge read at scrape time, the
+ * shutdown phases), `/debug/fibers` (in-flight requests and the group's members) and `POST /shutdown`. Each test gets
+ * its own metric registry and fiber dump; handler delays and shutdown phases run on the TestClock.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Metric, References, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { ShutdownRequested } from "../src/Errors.ts"
+import * as Group from "../src/Group.ts"
+import { AdminServer } from "../src/layers/AdminServer.ts"
+import { ApiServer } from "../src/layers/ApiServer.ts"
+import { Signals } from "../src/layers/Signals.ts"
+import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
+import { FiberDump, type FiberEntry, type FiberRegistry, makeRegistry } from "../src/services/FiberDump.ts"
+import { Lifecycle } from "../src/services/Lifecycle.ts"
+import { Teardown } from "../src/services/Teardown.ts"
+import { connect, realSleep, waitFor, within } from "./support/http-client.ts"
+
+/** Lifecycle's dependencies: test signals and teardown, ports 0 on 127.0.0.1; logs kept quiet */
+const deps = (config: Partial<AppConfigValues>) =>
+  Layer.mergeAll(
+    Signals.layerTest,
+    Teardown.layerTest,
+    AppConfig.layerTest(config),
+    Layer.succeed(References.MinimumLogLevel, "Error")
+  )
+
+/** both servers, as the program builds them: one Lifecycle they register with */
+const serversLayer = (config: Partial<AppConfigValues>) =>
+  Layer.mergeAll(ApiServer.layer, AdminServer.layer).pipe(
+    Layer.provideMerge(Lifecycle.layer),
+    Layer.provideMerge(deps(config))
+  )
+
+/** run — `body` with both servers bound, a fresh metric registry and the given (default: fresh) fiber dump. */
+const run = <A, E>(
+  body: Effect.Effect<A, E, ApiServer | AdminServer | Lifecycle | Scope.Scope>,
+  options: { readonly config?: Partial<AppConfigValues>; readonly dump?: FiberRegistry } = {}
+) =>
+  Effect.scoped(body).pipe(
+    Effect.provide(serversLayer(options.config ?? {})),
+    Effect.provideService(Metric.MetricRegistry, new Map()),
+    Effect.provideService(FiberDump, options.dump ?? makeRegistry())
+  )
+
+interface Answer {
+  readonly status: number
+  readonly contentType: string | null
+  readonly body: string
+}
+
+/** http — one request with `fetch` (bounded by 2 s of real time). */
+const http = (port: number, path: string, method = "GET") =>
+  Effect.promise(async (): Promise<Answer> => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(2_000) })
+    return { status: response.status, contentType: response.headers.get("content-type"), body: await response.text() }
+  })
+
+const ports = Effect.gen(function* () {
+  return { api: (yield* ApiServer).address.port, admin: (yield* AdminServer).address.port }
+})
+
+/** Sample — one line of the exposition: `name{labels} value`. */
+interface Sample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/
+const labelPair = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+
+/** parse — the samples of a Prometheus text exposition; throws on a line that is neither a sample nor a comment. */
+const parse = (text: string): ReadonlyArray<Sample> =>
+  text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const match = sampleLine.exec(line)
+      if (match === null) throw new Error(`not a Prometheus sample: ${JSON.stringify(line)}`)
+      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(labelPair)].map((m) => [m[1]!, m[2]!]))
+      const value = match[3] === "+Inf" ? Number.POSITIVE_INFINITY : Number(match[3])
+      return { name: match[1]!, labels, value }
+    })
+
+const sameLabels = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v)
+
+/** value — the value of the sample with exactly these labels, `undefined` if there is none. */
+const value = (samples: ReadonlyArray<Sample>, name: string, labels: Readonly<Record<string, string>>) =>
+  samples.find((s) => s.name === name && sameLabels(s.labels, labels))?.value
+
+/** scrape — `GET /metrics` on the admin server, checked to be Prometheus text, parsed. */
+const scrape = (adminPort: number) =>
+  Effect.gen(function* () {
+    const answer = yield* http(adminPort, "/metrics")
+    expect([answer.status, answer.contentType]).toEqual([200, "text/plain; version=0.0.4; charset=utf-8"])
+    return { text: answer.body, samples: parse(answer.body) }
+  })
+
+const fibers = (adminPort: number) =>
+  Effect.gen(function* () {
+    const answer = yield* http(adminPort, "/debug/fibers")
+    expect([answer.status, answer.contentType]).toEqual([200, "application/json"])
+    return (JSON.parse(answer.body) as { fibers: ReadonlyArray<FiberEntry> }).fibers
+  })
+
+const inFlight = (server: ApiServer["Service"], n: number) =>
+  waitFor(`${n} request(s) in flight`, () => server.tracker.inFlight() === n)
+
+describe("AdminServer /metrics", () => {
+  it.effect("is Prometheus text with the exact count of each route, method and status, by route pattern", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        for (let i = 0; i < 3; i++) yield* http(port.api, "/healthz")
+        yield* http(port.api, "/nope")
+        yield* http(port.api, "/nope/deeper")
+        yield* http(port.api, "/nope", "DELETE")
+        yield* http(port.api, "/nope", "POST")
+        yield* http(port.api, "/readyz") // not serving yet: 503
+        yield* http(port.api, "/api/delay/abc")
+
+        const { text, samples } = yield* scrape(port.admin)
+        const total = (route: string, method: string, status: string) =>
+          value(samples, "http_requests_total", { server: "api", route, method, status })
+        expect(total("/healthz", "GET", "200")).toBe(3)
+        expect(total("*", "GET", "404")).toBe(2)
+        expect(total("*", "DELETE", "404")).toBe(1)
+        expect(total("*", "POST", "404")).toBe(1)
+        expect(total("/readyz", "GET", "503")).toBe(1)
+        expect(total("/api/delay/:ms", "GET", "400")).toBe(1)
+        expect(samples.filter((s) => s.name === "http_requests_total" && s.labels.server === "api")).toHaveLength(6)
+        expect(text).toContain('http_requests_total{server="api",route="/healthz",method="GET",status="200"} 3\n')
+        expect(text).toContain('http_requests_total{server="api",route="*",method="DELETE",status="404"} 1\n')
+        // the raw path never becomes a label
+        expect(text).not.toContain("/nope")
+        expect(text).not.toContain("abc")
+        expect(text).toMatch(/^# TYPE http_requests_total counter$/m)
+        expect(text).toMatch(/^# TYPE http_request_duration_seconds histogram$/m)
+        expect(text).toMatch(/^# TYPE http_requests_in_flight gauge$/m)
+
+        // the scrape is itself observed, once it has been answered
+        const again = yield* scrape(port.admin)
+        expect(
+          value(again.samples, "http_requests_total", {
+            server: "admin",
+            route: "/metrics",
+            method: "GET",
+            status: "200"
+          })
+        ).toBe(1)
+      })
+    )
+  )
+
+  it.effect("the duration histogram has cumulative buckets whose +Inf bucket equals the count", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        for (let i = 0; i < 4; i++) yield* http(port.api, "/healthz")
+        yield* http(port.api, "/nope")
+        yield* http(port.api, "/nope", "PUT")
+
+        const { samples } = yield* scrape(port.admin)
+        for (const [route, count] of [
+          ["/healthz", 4],
+          ["*", 2]
+        ] as const) {
+          const labels = { server: "api", route }
+          const buckets = samples.filter(
+            (s) => s.name === "http_request_duration_seconds_bucket" && s.labels.route === route
+          )
+          expect(buckets.map((b) => b.labels.le)).toEqual([
+            ...["0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60"],
+            "+Inf"
+          ])
+          buckets.forEach((b, i) => {
+            if (i > 0) expect(b.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value)
+          })
+          expect(value(samples, "http_request_duration_seconds_bucket", { ...labels, le: "+Inf" })).toBe(count)
+          expect(value(samples, "http_request_duration_seconds_count", labels)).toBe(count)
+          // every request here took far less than a minute
+          expect(value(samples, "http_request_duration_seconds_bucket", { ...labels, le: "60" })).toBe(count)
+          const sum = value(samples, "http_request_duration_seconds_sum", labels)!
+          expect(sum).toBeGreaterThan(0)
+          expect(sum).toBeLessThan(count * 60)
+        }
+      })
+    )
+  )
+
+  it.effect("http_requests_in_flight is the number of requests held at scrape time", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const api = yield* ApiServer
+        const inFlightOf = (samples: ReadonlyArray<Sample>, server: string) =>
+          value(samples, "http_requests_in_flight", { server })
+        expect(inFlightOf((yield* scrape(port.admin)).samples, "api")).toBe(0)
+
+        const first = yield* connect(port.api)
+        const second = yield* connect(port.api)
+        yield* first.send("/api/delay/10000")
+        yield* second.send("/api/delay/20000")
+        yield* inFlight(api, 2)
+        const held = (yield* scrape(port.admin)).samples
+        expect(inFlightOf(held, "api")).toBe(2)
+        expect(inFlightOf(held, "admin")).toBe(1) // the scrape itself
+
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* first.next()).body).toBe('{"waited":10000}')
+        yield* inFlight(api, 1)
+        expect(inFlightOf((yield* scrape(port.admin)).samples, "api")).toBe(1)
+
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* second.next()).body).toBe('{"waited":20000}')
+        yield* inFlight(api, 0)
+        expect(inFlightOf((yield* scrape(port.admin)).samples, "api")).toBe(0)
+      })
+    )
+  )
+
+  it.effect("shutdown_phase_seconds has a series per phase once a shutdown completed, and release once released", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const before = yield* scrape(port.admin)
+        expect(before.text).not.toContain("shutdown_phase_seconds")
+
+        // A second Lifecycle (same registry) is shut down, so the admin server stays up to be scraped.
+        const scope = yield* Scope.make()
+        const other = yield* Layer.build(Lifecycle.layer.pipe(Layer.provide(deps({ shutdownDelay: "2 seconds" })))).pipe(
+          Scope.provide(scope)
+        )
+        const lifecycle = Context.get(other, Lifecycle)
+        const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* Fiber.join(shutdown)).toEqual({ drained: true })
+
+        const phase = (samples: ReadonlyArray<Sample>, name: string) =>
+          value(samples, "shutdown_phase_seconds", { phase: name })
+        const after = (yield* scrape(port.admin)).samples
+        expect(after.filter((s) => s.name === "shutdown_phase_seconds").map((s) => s.labels.phase)).toEqual([
+          "unready",
+          "stop",
+          "drain"
+        ])
+        expect([phase(after, "unready"), phase(after, "stop"), phase(after, "drain")]).toEqual([2, 0, 0])
+
+        yield* TestClock.adjust("3 seconds")
+        yield* Scope.close(scope, Exit.void)
+        expect(phase((yield* scrape(port.admin)).samples, "release")).toBe(3)
+      })
+    )
+  )
+
+  it.effect("a shutdown whose budget runs out records the force phase instead of drain", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const scope = yield* Scope.make()
+        const other = yield* Layer.build(
+          Lifecycle.layer.pipe(Layer.provide(deps({ shutdownTimeout: Duration.seconds(1) })))
+        ).pipe(Scope.provide(scope))
+        const lifecycle = Context.get(other, Lifecycle)
+        yield* lifecycle.register({ name: "stuck", beginDrain: Effect.void, awaitDrained: Effect.never, force: Effect.void })
+        const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(shutdown)).toEqual({ drained: false })
+
+        const samples = (yield* scrape(port.admin)).samples
+        expect(
+          samples.filter((s) => s.name === "shutdown_phase_seconds").map((s) => [s.labels.phase, s.value])
+        ).toEqual([
+          ["unready", 0],
+          ["stop", 0],
+          ["force", 0]
+        ])
+        yield* Scope.close(scope, Exit.void)
+      })
+    )
+  )
+})
+
+describe("AdminServer /debug/fibers", () => {
+  it.effect("lists an in-flight API request with its handler fiber id, label and age, until it completes", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const api = yield* ApiServer
+        const client = yield* connect(port.api)
+        yield* client.send("/api/delay/10000")
+        yield* inFlight(api, 1)
+        yield* realSleep(50)
+
+        const listed = yield* fibers(port.admin)
+        const entry = listed.find((f) => f.label === "api GET /api/delay/10000")
+        expect(entry).toBeDefined()
+        expect(Number.isInteger(entry!.id)).toBe(true)
+        expect(entry!.done).toBe(false)
+        expect(entry!.ageMillis).toBeGreaterThanOrEqual(40)
+        const self = listed.find((f) => f.label === "admin GET /debug/fibers")
+        expect(self).toMatchObject({ done: false })
+        expect(self!.id).not.toBe(entry!.id)
+        expect(listed).toHaveLength(2)
+
+        yield* TestClock.adjust("10 seconds")
+        yield* client.next()
+        yield* inFlight(api, 0)
+        expect((yield* fibers(port.admin)).map((f) => f.label)).toEqual(["admin GET /debug/fibers"])
+      })
+    )
+  )
+
+  it.effect("under Group.run, lists each member as `member <name>`; POST /shutdown stops the group with exit 0", () => {
+    const dump = makeRegistry()
+    return run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        const group = yield* Effect.forkChild(
+          Group.run({ api: ApiServer.member, admin: AdminServer.member, idle: Effect.never }),
+          { startImmediately: true }
+        )
+        yield* waitFor("serving", lifecycle.isReady)
+
+        const listed = yield* fibers(port.admin)
+        const members = listed.filter((f) => f.label.startsWith("member "))
+        expect(members.map((f) => f.label).sort()).toEqual(["member admin", "member api", "member idle"])
+        for (const member of members) {
+          expect(Number.isInteger(member.id)).toBe(true)
+          expect(member.done).toBe(false)
+        }
+        expect(new Set(members.map((f) => f.id)).size).toBe(3)
+
+        const answer = yield* http(port.admin, "/shutdown", "POST")
+        expect([answer.status, JSON.parse(answer.body)]).toEqual([202, { shutdown: "started" }])
+        const admin = yield* AdminServer
+        const api = yield* ApiServer
+        yield* waitFor("both servers draining", () => api.tracker.draining() && admin.tracker.draining())
+        yield* TestClock.adjust("1 second") // the idle keep-alive connections' grace
+        const stop = yield* Fiber.join(group).pipe(within(2_000, "group stop"))
+        expect(stop).toEqual({ reason: "shutdown requested by POST /shutdown", exitCode: 0 })
+        expect(dump.snapshot().filter((f) => f.label.startsWith("member "))).toEqual([])
+      }),
+      { dump }
+    )
+  })
+})
+
+describe("AdminServer /shutdown", () => {
+  it.effect("POST answers 202 started, then already started; awaitShutdownRequest fails with ShutdownRequested", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        const pending = Effect.raceFirst(
+          lifecycle.awaitShutdownRequest.pipe(Effect.exit),
+          Effect.succeed("pending" as const)
+        )
+        expect(yield* pending).toBe("pending")
+
+        const first = yield* http(port.admin, "/shutdown", "POST")
+        expect([first.status, first.contentType, JSON.parse(first.body)]).toEqual([
+          202,
+          "application/json",
+          { shutdown: "started" }
+        ])
+        expect(yield* lifecycle.awaitShutdownRequest.pipe(Effect.exit)).toEqual(
+          Exit.fail(new ShutdownRequested({ source: "POST /shutdown" }))
+        )
+        const second = yield* http(port.admin, "/shutdown", "POST")
+        expect([second.status, JSON.parse(second.body)]).toEqual([202, { shutdown: "already started" }])
+
+        const { samples } = yield* scrape(port.admin)
+        expect(
+          value(samples, "http_requests_total", { server: "admin", route: "/shutdown", method: "POST", status: "202" })
+        ).toBe(2)
+      })
+    )
+  )
+
+  it.effect("GET /shutdown (or any other method) answers 404 and requests nothing", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        expect(yield* http(port.admin, "/shutdown")).toMatchObject({ status: 404, body: "not found" })
+        expect(yield* http(port.admin, "/shutdown", "PUT")).toMatchObject({ status: 404, body: "not found" })
+        expect(yield* http(port.admin, "/shutdown", "DELETE")).toMatchObject({ status: 404, body: "not found" })
+        const pending = Effect.raceFirst(
+          lifecycle.awaitShutdownRequest.pipe(Effect.exit),
+          Effect.succeed("pending" as const)
+        )
+        expect(yield* pending).toBe("pending")
+      })
+    )
+  )
+})
+
+describe("AdminServer health", () => {
+  it.effect("/healthz is 200 ok; /readyz follows the shared Lifecycle", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        expect(yield* http(port.admin, "/healthz")).toMatchObject({ status: 200, body: "ok" })
+        expect(yield* http(port.admin, "/readyz")).toMatchObject({ status: 503, body: "not ready" })
+        yield* lifecycle.markServing
+        expect(yield* http(port.admin, "/readyz")).toMatchObject({ status: 200, body: "ready" })
+        expect(yield* http(port.admin, "/nope")).toMatchObject({ status: 404, body: "not found" })
+      })
+    )
+  )
+})

@@ -1,0 +1,222 @@
+/**
+ * ApiServer — the real `ApiServer.layer` on 127.0.0.1:0 with the real `Lifecycle`, reached over real sockets: health
+ * and readiness across the lifecycle, `/api/delay/:ms` (its range, its 400s, its interruptibility) and the catch-all
+ * 404. Each test gets its own metric registry and fiber dump; delays run on the TestClock.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Fiber, Layer, Metric, References, type Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { ApiServer, maxDelayMillis } from "../src/layers/ApiServer.ts"
+import { Signals } from "../src/layers/Signals.ts"
+import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
+import { FiberDump, makeRegistry } from "../src/services/FiberDump.ts"
+import { Lifecycle } from "../src/services/Lifecycle.ts"
+import { Teardown } from "../src/services/Teardown.ts"
+import { connect, realSleep, waitFor, waitUntil } from "./support/http-client.ts"
+
+/** the real ApiServer with the real Lifecycle, test signals and teardown, ports 0 on 127.0.0.1; logs kept quiet */
+const serverLayer = (config: Partial<AppConfigValues>) =>
+  ApiServer.layer.pipe(
+    Layer.provideMerge(Lifecycle.layer),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Signals.layerTest,
+        Teardown.layerTest,
+        AppConfig.layerTest(config),
+        Layer.succeed(References.MinimumLogLevel, "Error")
+      )
+    )
+  )
+
+/** run — `body` with a bound ApiServer, a fresh metric registry and a fresh fiber dump; all released at the end. */
+const run = <A, E>(
+  body: Effect.Effect<A, E, ApiServer | Lifecycle | Scope.Scope>,
+  config: Partial<AppConfigValues> = {}
+) =>
+  Effect.scoped(body).pipe(
+    Effect.provide(serverLayer(config)),
+    Effect.provideService(Metric.MetricRegistry, new Map()),
+    Effect.provideService(FiberDump, makeRegistry())
+  )
+
+interface Answer {
+  readonly status: number
+  readonly contentType: string | null
+  readonly body: string
+}
+
+/** http — one request with `fetch` (bounded by 2 s of real time). */
+const http = (port: number, path: string, method = "GET") =>
+  Effect.promise(
+    async (): Promise<Answer> => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(2_000) })
+      return { status: response.status, contentType: response.headers.get("content-type"), body: await response.text() }
+    }
+  )
+
+const portOf = ApiServer.use((server) => Effect.succeed(server.address.port))
+
+/** requestCount — the count of `http_requests_total` for these labels in the current registry, 0 when absent. */
+const requestCount = (context: Context.Context<never>, labels: Readonly<Record<string, string>>) => {
+  const series = Metric.snapshotUnsafe(context).find(
+    (m) =>
+      m.id === "http_requests_total" &&
+      Object.entries(labels).every(([k, v]) => m.attributes?.[k] === v) &&
+      Object.keys(m.attributes ?? {}).length === Object.keys(labels).length
+  )
+  return series === undefined ? 0 : Number((series.state as { count: number }).count)
+}
+
+describe("ApiServer health", () => {
+  it.effect("/healthz answers 200 ok, whatever the phase", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* portOf
+        expect(yield* http(port, "/healthz")).toMatchObject({ status: 200, body: "ok" })
+        const lifecycle = yield* Lifecycle
+        yield* lifecycle.markServing
+        expect(yield* http(port, "/healthz")).toMatchObject({ status: 200, body: "ok" })
+      })
+    )
+  )
+
+  it.effect("/readyz: 503 before markServing, 200 while serving, 503 from the start of shutdown", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* portOf
+        const lifecycle = yield* Lifecycle
+        expect(yield* http(port, "/readyz")).toMatchObject({ status: 503, body: "not ready" })
+
+        yield* lifecycle.markServing
+        expect(yield* http(port, "/readyz")).toMatchObject({ status: 200, body: "ready" })
+
+        // SHUTDOWN_DELAY (on the TestClock, never advanced): unready, but the listener still accepts
+        const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+        expect(yield* http(port, "/readyz")).toMatchObject({ status: 503, body: "not ready" })
+        expect(yield* http(port, "/healthz")).toMatchObject({ status: 200, body: "ok" })
+        yield* lifecycle.markServing
+        expect(yield* http(port, "/readyz")).toMatchObject({ status: 503, body: "not ready" })
+        expect(shutdown.pollUnsafe()).toBeUndefined()
+        yield* Fiber.interrupt(shutdown)
+      }),
+      { shutdownDelay: Duration.seconds(5) }
+    )
+  )
+})
+
+describe("ApiServer /api/delay/:ms", () => {
+  it.effect("/api/delay/0 answers 200 with {waited: 0} as JSON", () =>
+    run(
+      Effect.gen(function* () {
+        const answer = yield* http(yield* portOf, "/api/delay/0")
+        expect(answer).toEqual({ status: 200, contentType: "application/json", body: '{"waited":0}' })
+      })
+    )
+  )
+
+  it.effect("/api/delay/60000 (the maximum) is accepted and answers exactly when 60 s have passed", () =>
+    run(
+      Effect.gen(function* () {
+        const server = yield* ApiServer
+        const client = yield* connect(server.address.port)
+        yield* client.send(`/api/delay/${maxDelayMillis}`)
+        yield* waitFor("request in flight", () => server.tracker.inFlight() === 1)
+
+        yield* TestClock.adjust(`${maxDelayMillis - 1} millis`)
+        yield* realSleep(40)
+        expect(client.unread()).toBe(0)
+        yield* TestClock.adjust("1 millis")
+        const answer = yield* client.next()
+        expect([answer.status, answer.body]).toEqual([200, '{"waited":60000}'])
+      })
+    )
+  )
+
+  it.effect.each([
+    ["60001", "above the maximum"],
+    ["99999", "five digits, above the maximum"],
+    ["-1", "negative"],
+    ["abc", "not a number"],
+    ["1.5", "not an integer"],
+    ["1e3", "exponent notation"]
+  ])("/api/delay/%s (%s) answers 400 with a JSON error naming the value", ([raw]) =>
+    run(
+      Effect.gen(function* () {
+        const answer = yield* http(yield* portOf, `/api/delay/${raw}`)
+        expect([answer.status, answer.contentType]).toEqual([400, "application/json"])
+        expect(JSON.parse(answer.body)).toEqual({ error: `ms must be an integer from 0 to 60000, got "${raw}"` })
+      })
+    )
+  )
+
+  it.effect("a client that disconnects mid-delay interrupts the handler at once (recorded as 503)", () =>
+    run(
+      Effect.gen(function* () {
+        const server = yield* ApiServer
+        const context = yield* Effect.context<never>()
+        const labels = { server: "api", route: "/api/delay/:ms", method: "GET" }
+        const client = yield* connect(server.address.port)
+        yield* client.send("/api/delay/60000")
+        yield* waitFor("request in flight", () => server.tracker.inFlight() === 1)
+        yield* realSleep(20)
+        expect(requestCount(context, { ...labels, status: "503" })).toBe(0)
+
+        // The TestClock never moves: only an interruption can end the handler.
+        yield* client.destroy
+        yield* waitFor("handler interrupted", () => requestCount(context, { ...labels, status: "503" }) === 1, 1_000)
+        expect(server.tracker.inFlight()).toBe(0)
+        expect(requestCount(context, { ...labels, status: "200" })).toBe(0)
+      })
+    )
+  )
+})
+
+describe("ApiServer catch-all", () => {
+  it.effect("an unknown path answers 404 not found", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* portOf
+        expect(yield* http(port, "/nope")).toMatchObject({ status: 404, body: "not found" })
+        expect(yield* http(port, "/api/delay")).toMatchObject({ status: 404, body: "not found" })
+        expect(yield* http(port, "/api/delay/5/extra")).toMatchObject({ status: 404, body: "not found" })
+      })
+    )
+  )
+
+  it.effect.each(["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])(
+    "%s on an unknown path answers 404 and is counted under route * with its method",
+    (method) =>
+      run(
+        Effect.gen(function* () {
+          const port = yield* portOf
+          const context = yield* Effect.context<never>()
+          const answer = yield* http(port, "/nope", method)
+          expect(answer).toMatchObject({ status: 404, body: method === "HEAD" ? "" : "not found" })
+          const labels = { server: "api", route: "*", method, status: "404" }
+          yield* waitUntil("404 counted", () => (requestCount(context, labels) === 1 ? true : undefined), 1_000)
+        })
+      )
+  )
+
+  it.effect("a known path with another method answers 404", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* portOf
+        expect(yield* http(port, "/healthz", "POST")).toMatchObject({ status: 404, body: "not found" })
+        expect(yield* http(port, "/api/delay/0", "DELETE")).toMatchObject({ status: 404, body: "not found" })
+      })
+    )
+  )
+
+  // Known bug (see report): the catch-all `*` route also matches HEAD, so the router never falls back from HEAD to the
+  // GET route and `HEAD /healthz` answers 404. `fails` keeps the suite green; remove it once HEAD is served.
+  it.effect.fails("HEAD on a GET route answers like GET without a body", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* portOf
+        expect(yield* http(port, "/healthz", "HEAD")).toMatchObject({ status: 200, body: "" })
+        expect(yield* http(port, "/api/delay/0", "HEAD")).toMatchObject({ status: 200, body: "" })
+      })
+    )
+  )
+})
