@@ -52,7 +52,12 @@ export const run = <const Members extends Readonly<Record<string, Effect.Effect<
   Effect.gen(function* () {
     const lifecycle = yield* Lifecycle
     yield* lifecycle.markServing
-    yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({ members: Object.keys(members).join(",") }))
+    yield* Effect.logInfo("serving").pipe(
+      Effect.annotateLogs({
+        members: Object.keys(members).join(","),
+        startupMillis: Math.round(process.uptime() * 1000)
+      })
+    )
     type R = Effect.Services<Members[keyof Members]>
     const entries = Object.entries(members) as Array<[string, Effect.Effect<never, MemberExit, R>]>
     const exit = yield* Effect.all(

@@ -107,6 +107,15 @@ const fibers = (adminPort: number) =>
     return (JSON.parse(answer.body) as { fibers: ReadonlyArray<FiberEntry> }).fibers
   })
 
+/**
+ * otherLifecycle — a second, independent Lifecycle (fresh: not the memoized one the servers use) recording into the
+ * same metric registry, so the one under test can shut down while the admin server stays up to be scraped.
+ */
+const otherLifecycle = (config: Partial<AppConfigValues>) =>
+  Layer.build(Layer.fresh(Lifecycle.layer).pipe(Layer.provide(deps(config)))).pipe(
+    Effect.map((context) => Context.get(context, Lifecycle))
+  )
+
 const inFlight = (server: ApiServer["Service"], n: number) =>
   waitFor(`${n} request(s) in flight`, () => server.tracker.inFlight() === n)
 
@@ -232,10 +241,7 @@ describe("AdminServer /metrics", () => {
 
         // A second Lifecycle (same registry) is shut down, so the admin server stays up to be scraped.
         const scope = yield* Scope.make()
-        const other = yield* Layer.build(Lifecycle.layer.pipe(Layer.provide(deps({ shutdownDelay: "2 seconds" })))).pipe(
-          Scope.provide(scope)
-        )
-        const lifecycle = Context.get(other, Lifecycle)
+        const lifecycle = yield* otherLifecycle({ shutdownDelay: Duration.seconds(2) }).pipe(Scope.provide(scope))
         const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
         yield* TestClock.adjust("2 seconds")
         expect(yield* Fiber.join(shutdown)).toEqual({ drained: true })
@@ -262,11 +268,13 @@ describe("AdminServer /metrics", () => {
       Effect.gen(function* () {
         const port = yield* ports
         const scope = yield* Scope.make()
-        const other = yield* Layer.build(
-          Lifecycle.layer.pipe(Layer.provide(deps({ shutdownTimeout: Duration.seconds(1) })))
-        ).pipe(Scope.provide(scope))
-        const lifecycle = Context.get(other, Lifecycle)
-        yield* lifecycle.register({ name: "stuck", beginDrain: Effect.void, awaitDrained: Effect.never, force: Effect.void })
+        const lifecycle = yield* otherLifecycle({ shutdownTimeout: Duration.seconds(1) }).pipe(Scope.provide(scope))
+        yield* lifecycle.register({
+          name: "stuck",
+          beginDrain: Effect.void,
+          awaitDrained: Effect.never,
+          force: Effect.void
+        })
         const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
         yield* TestClock.adjust("1 second")
         expect(yield* Fiber.join(shutdown)).toEqual({ drained: false })

@@ -9,9 +9,8 @@
  * - `POST /shutdown` — starts the graceful shutdown (202); "one exits, all exit": the group stops as on SIGTERM.
  */
 import { Context, Effect, Layer } from "effect"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { AppConfig } from "../services/AppConfig.ts"
 import { FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import * as GracefulHttpServer from "./GracefulHttpServer.ts"
@@ -55,17 +54,10 @@ export class AdminServer extends Context.Service<AdminServer, GracefulHttpServer
 ) {
   static readonly layer = Layer.effect(
     AdminServer,
-    Effect.gen(function* () {
-      const config = yield* AppConfig
-      const lifecycle = yield* Lifecycle
-      const app = yield* HttpRouter.toHttpEffect(routes(lifecycle))
-      return yield* GracefulHttpServer.make({
-        name,
-        host: config.adminHost,
-        port: config.adminPort,
-        idleGrace: config.drainIdleGrace,
-        app
-      })
+    GracefulHttpServer.fromRoutes({
+      name,
+      listen: (config) => ({ host: config.adminHost, port: config.adminPort }),
+      routes
     })
   )
 

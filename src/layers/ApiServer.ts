@@ -7,8 +7,6 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { AppConfig } from "../services/AppConfig.ts"
-import { Lifecycle } from "../services/Lifecycle.ts"
 import * as GracefulHttpServer from "./GracefulHttpServer.ts"
 import { health, notFoundRoute, route } from "./Routes.ts"
 
@@ -19,7 +17,7 @@ export const maxDelayMillis = 60_000
 
 const delay = Effect.gen(function* () {
   const raw = (yield* HttpRouter.params).ms ?? ""
-  const ms = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
+  const ms = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN
   if (!(ms >= 0 && ms <= maxDelayMillis)) {
     return HttpServerResponse.jsonUnsafe(
       { error: `ms must be an integer from 0 to ${maxDelayMillis}, got ${JSON.stringify(raw)}` },
@@ -40,17 +38,10 @@ export class ApiServer extends Context.Service<ApiServer, GracefulHttpServer.Gra
 ) {
   static readonly layer = Layer.effect(
     ApiServer,
-    Effect.gen(function* () {
-      const config = yield* AppConfig
-      const lifecycle = yield* Lifecycle
-      const app = yield* HttpRouter.toHttpEffect(routes(lifecycle.isReady))
-      return yield* GracefulHttpServer.make({
-        name,
-        host: config.host,
-        port: config.port,
-        idleGrace: config.drainIdleGrace,
-        app
-      })
+    GracefulHttpServer.fromRoutes({
+      name,
+      listen: (config) => ({ host: config.host, port: config.port }),
+      routes: (lifecycle) => routes(lifecycle.isReady)
     })
   )
 

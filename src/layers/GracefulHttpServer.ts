@@ -16,10 +16,11 @@
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Deferred, Duration, Effect, Exit, Scope } from "effect"
-import type { HttpServerResponse } from "effect/http"
+import { Deferred, Duration, Effect, Exit, type Layer, Scope } from "effect"
+import { HttpRouter, type HttpServerResponse } from "effect/http"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { ServeError } from "../Errors.ts"
+import { AppConfig, type AppConfigValues } from "../services/AppConfig.ts"
 import { FiberDump, requestEntries } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { trackInFlight } from "../services/Metrics.ts"
@@ -113,6 +114,22 @@ export const make = <E, R>(options: Options<E, R>) =>
       `${options.name} server listening on http://${formatHost(address.host)}:${address.port}`
     ).pipe(Effect.annotateLogs({ server: options.name, host: address.host, port: address.port }))
     return { name: options.name, address, tracker, run: Deferred.await(failed) } satisfies GracefulHttpServer
+  })
+
+/**
+ * fromRoutes — the server `name` of this service: bound to `listen(config)`, serving `routes(lifecycle)` through
+ * `HttpRouter`, draining with `DRAIN_IDLE_GRACE`. Needs a `Scope`, `AppConfig` and `Lifecycle`.
+ */
+export const fromRoutes = (options: {
+  readonly name: string
+  readonly listen: (config: AppConfigValues) => { readonly host: string; readonly port: number }
+  readonly routes: (lifecycle: Lifecycle["Service"]) => Layer.Layer<never, never, HttpRouter.HttpRouter>
+}) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const lifecycle = yield* Lifecycle
+    const app = yield* HttpRouter.toHttpEffect(options.routes(lifecycle))
+    return yield* make({ name: options.name, ...options.listen(config), idleGrace: config.drainIdleGrace, app })
   })
 
 const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)

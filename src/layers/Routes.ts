@@ -11,7 +11,8 @@ import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { observe } from "../services/Metrics.ts"
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
+const methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] as const
+type Method = (typeof methods)[number]
 
 /** route — one observed route of the server named `server`. */
 export const route = <E, R>(
@@ -38,6 +39,12 @@ export const health = (server: string, isReady: () => boolean) =>
     )
   )
 
-/** notFoundRoute — every other method and path: 404, counted under route `*` with the request's method. */
-export const notFoundRoute = (server: string) =>
-  HttpRouter.add("*", "*", observe(server, "*")(Effect.succeed(notFound)))
+/**
+ * notFoundRoute — every other path, for every method but HEAD: 404, counted under route `*` with the request's
+ * method. HEAD is left out so that the router's HEAD → GET fallback answers HEAD on every GET route (an unknown
+ * path with HEAD still gets the router's own 404).
+ */
+export const notFoundRoute = (server: string) => {
+  const handler = observe(server, "*")(Effect.succeed(notFound))
+  return HttpRouter.addAll(methods.map((method) => HttpRouter.route(method, "*", handler)))
+}

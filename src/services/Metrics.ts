@@ -11,8 +11,9 @@
  * the registry reads when metrics are exported (see `RouteSeries`), and the in-flight gauge costs nothing per request
  * (`trackInFlight` registers a gauge read at scrape time).
  */
-import { Cause, Context, Effect, Exit, type Fiber, Metric } from "effect"
+import { Context, Effect, Exit, type Fiber, Metric } from "effect"
 import type { HttpServerResponse } from "effect/http"
+import { causeResponse } from "effect/http/HttpServerError"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { annotateRequest } from "./FiberDump.ts"
 
@@ -31,13 +32,6 @@ export const requestDuration = Metric.histogram("http_request_duration_seconds",
 export const shutdownPhaseSeconds = Metric.gauge("shutdown_phase_seconds", {
   description: "Duration of each graceful-shutdown phase in seconds"
 })
-
-/** statusOf — the status a handler's exit is answered with (the same mapping Effect's HTTP server applies). */
-const statusOf = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>): number => {
-  if (Exit.isSuccess(exit)) return exit.value.status
-  if (Cause.hasInterruptsOnly(exit.cause)) return 503
-  return 500
-}
 
 /**
  * RouteSeries — the request series of one route, aggregated in plain counters on the request path and registered
@@ -125,9 +119,13 @@ export const observe = (server: string, route: string) => {
       const start = performance.now()
       const request = Context.getUnsafe(fiber.context, HttpServerRequest)
       annotateRequest(request.source as object, fiber, start)
+      const record = (status: number) =>
+        series.record(request.method, status, (performance.now() - start) / 1000, fiber.context)
       return Effect.onExitPrimitive(handler, (exit) => {
-        series.record(request.method, statusOf(exit), (performance.now() - start) / 1000, fiber.context)
-        return undefined
+        if (Exit.isSuccess(exit)) return void record(exit.value.status)
+        // the status Effect's server answers a failure with: 499 client gone, 503 interrupted, a respondable error's
+        // own response, 500 otherwise
+        return Effect.map(causeResponse(exit.cause), ([response]) => record(response.status))
       })
     })
 }
