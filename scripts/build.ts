@@ -19,6 +19,7 @@ await build({
   format: "esm",
   target: "node22",
   minifySyntax: true,
+  minifyWhitespace: true,
   sourcemap: "linked",
   legalComments: "none",
   logLevel: "warning",
