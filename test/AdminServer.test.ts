@@ -294,7 +294,7 @@ describe("AdminServer /metrics", () => {
 })
 
 describe("AdminServer /debug/fibers", () => {
-  it.effect("lists an in-flight API request with its handler fiber id, label and age, until it completes", () =>
+  it.effect("lists an in-flight API request with its fiber id, label and age, until it completes", () =>
     run(
       Effect.gen(function* () {
         const port = yield* ports
@@ -310,15 +310,13 @@ describe("AdminServer /debug/fibers", () => {
         expect(Number.isInteger(entry!.id)).toBe(true)
         expect(entry!.done).toBe(false)
         expect(entry!.ageMillis).toBeGreaterThanOrEqual(40)
-        const self = listed.find((f) => f.label === "admin GET /debug/fibers")
-        expect(self).toMatchObject({ done: false })
-        expect(self!.id).not.toBe(entry!.id)
-        expect(listed).toHaveLength(2)
+        // requests answered synchronously (the dump's own) never run long enough to be listed
+        expect(listed).toHaveLength(1)
 
         yield* TestClock.adjust("10 seconds")
         yield* client.next()
         yield* inFlight(api, 0)
-        expect((yield* fibers(port.admin)).map((f) => f.label)).toEqual(["admin GET /debug/fibers"])
+        expect(yield* fibers(port.admin)).toEqual([])
       })
     )
   )

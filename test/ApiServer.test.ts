@@ -71,14 +71,6 @@ const delaySeries = (context: Context.Context<never>) =>
     .filter((m) => m.id === "http_requests_total" && m.attributes?.route === "/api/delay/:ms")
     .map((m) => ({ status: m.attributes?.status, count: Number((m.state as Metric.CounterState<number>).count) }))
 
-/** handlerFiber — the fiber `observe` recorded on a Node request (`FiberDump.annotateRequest`). */
-const handlerFiber = (request: object | undefined): Fiber.Fiber<unknown, unknown> | undefined =>
-  request === undefined
-    ? undefined
-    : (request as Record<symbol, Fiber.Fiber<unknown, unknown> | undefined>)[
-        Symbol.for("lifecycle/FiberDump/handlerFiber")
-      ]
-
 describe("ApiServer health", () => {
   it.effect("/healthz answers 200 ok, whatever the phase", () =>
     run(
@@ -169,8 +161,8 @@ describe("ApiServer /api/delay/:ms", () => {
         const client = yield* connect(server.address.port)
         yield* client.send("/api/delay/60000")
         yield* waitFor("request in flight", () => server.tracker.inFlight() === 1)
-        // the handler's fiber, as `observe` recorded it on Node's request for `/debug/fibers`
-        const handler = yield* waitUntil("handler fiber", () => handlerFiber(server.tracker.requests()[0]?.req))
+        // the request's fiber, as the server lists it for `/debug/fibers`
+        const handler = yield* waitUntil("handler fiber", () => server.requests.running()[0]?.fiber)
         yield* realSleep(20)
         expect(handler.pollUnsafe()).toBeUndefined()
 

@@ -12,7 +12,6 @@ import * as Respondable from "effect/http/HttpServerRespondable"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import { vi } from "vitest"
-import { requestEntries } from "../src/services/FiberDump.ts"
 import { observe, trackInFlight } from "../src/services/Metrics.ts"
 
 /** withRegistry — `effect` with a metric registry of its own. */
@@ -195,31 +194,6 @@ describe("Metrics.observe", () => {
         expect(state.buckets.find(([bound]) => bound === 60)?.[1]).toBe(1)
         expect(state.sum).toBeGreaterThanOrEqual(0.035)
         expect(state.sum).toBeLessThan(60)
-      })
-    )
-  )
-
-  it.effect("makes the handler's fiber findable from the request while it runs", () =>
-    withRegistry(
-      Effect.gen(function* () {
-        const request = HttpServerRequest.fromWeb(new Request("http://t/r", { method: "POST" }))
-        const source = request.source as { method: string; url: string }
-        expect(requestEntries("t", [source])).toMatchObject([{ id: undefined, done: false }])
-
-        const started = yield* Deferred.make<void>()
-        const release = yield* Deferred.make<void>()
-        const handler = Deferred.succeed(started, undefined).pipe(
-          Effect.andThen(Deferred.await(release)),
-          Effect.as(ok)
-        )
-        const fiber = yield* Effect.forkChild(
-          observe("t", "/r")(handler).pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
-        )
-        yield* Deferred.await(started)
-        expect(requestEntries("t", [source])).toMatchObject([{ id: fiber.id, label: "t POST http://t/r", done: false }])
-        yield* Deferred.succeed(release, undefined)
-        yield* Fiber.join(fiber)
-        expect(requestEntries("t", [source])).toMatchObject([{ id: fiber.id, done: true }])
       })
     )
   )

@@ -4,7 +4,7 @@
  *
  * `make` returns once the port is bound (a failure to bind is a `ServeError` naming the address and the reason).
  * From then on:
- * - requests run as fibers of a request scope owned by this server; a client that disconnects interrupts its fiber;
+ * - each request runs as a fiber of its own (`RequestHandler`); a client that disconnects interrupts its fiber;
  * - the server is registered with `Lifecycle`: phase 2 closes the listener, phase 3 drains it (`ConnectionTracker`),
  *   and `force` interrupts the request fibers (answered 503 when nothing was written) and destroys what is left;
  * - `run` is the member of the group: it fails with `ServeError` if the listener errors while serving;
@@ -15,16 +15,15 @@
 
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Deferred, Duration, Effect, Exit, type Layer, Scope } from "effect"
+import { Deferred, Duration, Effect, type Layer } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
-import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { ServeError } from "../Errors.ts"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.ts"
-import { FiberDump, requestEntries } from "../services/FiberDump.ts"
+import { FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { trackInFlight } from "../services/Metrics.ts"
 import * as ConnectionTracker from "./ConnectionTracker.ts"
+import * as RequestHandler from "./RequestHandler.ts"
 
 /** GracefulHttpServer.Options — where to listen and what to serve. */
 export interface Options<E, R> {
@@ -42,6 +41,7 @@ export interface GracefulHttpServer {
   /** the bound address (the real port when 0 was asked) */
   readonly address: { readonly host: string; readonly port: number }
   readonly tracker: ConnectionTracker.ConnectionTracker
+  readonly requests: RequestHandler.RequestHandler
   /** the member: never succeeds; fails with `ServeError` if the listener errors after start-up */
   readonly run: Effect.Effect<never, ServeError>
 }
@@ -51,18 +51,19 @@ export const make = <E, R>(options: Options<E, R>) =>
   Effect.gen(function* () {
     const lifecycle = yield* Lifecycle
     const server = createServer()
-    const requests = yield* Scope.make("parallel")
-    const handler = yield* NodeHttpServer.makeHandler(options.app, { scope: requests })
-    const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace, handler })
+    const requests = yield* RequestHandler.make(options.app)
+    const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace, handler: requests.handle })
     yield* trackInFlight(options.name, tracker.inFlight)
     const dump = yield* FiberDump
     yield* Effect.acquireRelease(
       Effect.sync(() =>
         dump.addSource(() =>
-          requestEntries(
-            options.name,
-            tracker.requests().map((res) => res.req)
-          )
+          requests.running().map(({ fiber, method, url, ageMillis }) => ({
+            id: fiber.id,
+            label: `${options.name} ${method} ${url}`,
+            ageMillis,
+            done: fiber.pollUnsafe() !== undefined
+          }))
         )
       ),
       (remove) => Effect.sync(remove)
@@ -72,10 +73,11 @@ export const make = <E, R>(options: Options<E, R>) =>
     const serveError = (cause: unknown) =>
       new ServeError({ server: options.name, host: options.host, port: options.port, cause })
 
-    // Release: whatever the drain left (nothing after a complete drain) is interrupted and destroyed.
+    // Force (the budget ran out) and release: stop accepting if not yet, interrupt the requests still running (503
+    // when nothing was written), destroy the sockets left. After a complete drain there is nothing left to do.
     const force = Effect.gen(function* () {
       yield* tracker.beginDrain
-      yield* Scope.close(requests, Exit.void)
+      yield* requests.interruptAll
       yield* tracker.destroyAll
     })
     yield* Effect.addFinalizer(() =>
@@ -113,7 +115,7 @@ export const make = <E, R>(options: Options<E, R>) =>
     yield* Effect.logInfo(
       `${options.name} server listening on http://${formatHost(address.host)}:${address.port}`
     ).pipe(Effect.annotateLogs({ server: options.name, host: address.host, port: address.port }))
-    return { name: options.name, address, tracker, run: Deferred.await(failed) } satisfies GracefulHttpServer
+    return { name: options.name, address, tracker, requests, run: Deferred.await(failed) } satisfies GracefulHttpServer
   })
 
 /**
@@ -133,6 +135,3 @@ export const fromRoutes = (options: {
   })
 
 const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
-
-/** Services an app needs beyond those provided per request. */
-export type AppServices<R> = Exclude<R, HttpServerRequest | Scope.Scope>

@@ -3,9 +3,9 @@
  *
  * Effect 4 keeps no global list of fibers, so the dump is assembled from two kinds of entries:
  * - fibers registered for their whole life — the members of the group (`add` / `delete`);
- * - sources asked at dump time — each server lists its in-flight requests with the handler fiber that runs each one
- *   (`addSource`). Nothing is recorded per request beyond two properties on Node's request object, so the dump
- *   costs the request path nothing measurable.
+ * - sources asked at dump time — each server lists the request fibers still running (`addSource`; see
+ *   `RequestHandler.running`). Nothing is recorded for a request answered synchronously, so the dump costs the
+ *   request path nothing.
  * `snapshot` lists every entry with its fiber id, what it is and how long it has been running.
  */
 import { Context, type Fiber } from "effect"
@@ -53,35 +53,3 @@ export const makeRegistry = (): FiberRegistry => {
 
 /** FiberDump — the registry in use (one per process unless a test provides its own). */
 export const FiberDump = Context.Reference<FiberRegistry>("lifecycle/FiberDump", { defaultValue: makeRegistry })
-
-const handlerFiber = Symbol.for("lifecycle/FiberDump/handlerFiber")
-const handlerStart = Symbol.for("lifecycle/FiberDump/handlerStart")
-
-interface Annotated {
-  [handlerFiber]?: Fiber.Fiber<unknown, unknown>
-  [handlerStart]?: number
-}
-
-/** annotateRequest — records on Node's request object the fiber handling it and when it started. */
-export const annotateRequest = (request: object, fiber: Fiber.Fiber<unknown, unknown>, start: number): void => {
-  const annotated = request as Annotated
-  annotated[handlerFiber] = fiber
-  annotated[handlerStart] = start
-}
-
-/** requestEntries — dump entries for in-flight requests (Node request objects), labelled with the server's name. */
-export const requestEntries = (
-  server: string,
-  requests: ReadonlyArray<{ readonly method?: string | undefined; readonly url?: string | undefined }>
-): ReadonlyArray<FiberEntry> => {
-  const now = performance.now()
-  return requests.map((request) => {
-    const { [handlerFiber]: fiber, [handlerStart]: start } = request as Annotated
-    return {
-      id: fiber?.id,
-      label: `${server} ${request.method} ${request.url}`,
-      ageMillis: start === undefined ? 0 : Math.round(now - start),
-      done: fiber === undefined ? false : fiber.pollUnsafe() !== undefined
-    }
-  })
-}

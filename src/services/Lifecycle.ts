@@ -55,14 +55,19 @@ const make = Effect.gen(function* () {
   let phase: Phase = "starting"
   let drainEnded = 0
 
-  /** one timed phase: logged with its duration and recorded in `shutdown_phase_seconds` */
+  /** a finished phase: logged with its duration and recorded in `shutdown_phase_seconds` */
+  const phaseDone = (name: string, since: number) =>
+    Effect.gen(function* () {
+      const millis = (yield* Clock.currentTimeMillis) - since
+      yield* Metric.update(Metric.withAttributes(shutdownPhaseSeconds, { phase: name }), millis / 1000)
+      yield* Effect.logInfo(`shutdown phase ${name} done`).pipe(Effect.annotateLogs({ phase: name, millis }))
+    })
+
   const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
       const start = yield* Clock.currentTimeMillis
       const result = yield* effect
-      const millis = (yield* Clock.currentTimeMillis) - start
-      yield* Metric.update(Metric.withAttributes(shutdownPhaseSeconds, { phase: name }), millis / 1000)
-      yield* Effect.logInfo(`shutdown phase ${name} done`).pipe(Effect.annotateLogs({ phase: name, millis }))
+      yield* phaseDone(name, start)
       return result
     })
 
@@ -127,12 +132,7 @@ const make = Effect.gen(function* () {
     })
 
   yield* Effect.addFinalizer(() =>
-    Effect.gen(function* () {
-      if (drainEnded === 0) return
-      const millis = (yield* Clock.currentTimeMillis) - drainEnded
-      yield* Metric.update(Metric.withAttributes(shutdownPhaseSeconds, { phase: "release" }), millis / 1000)
-      yield* Effect.logInfo("shutdown phase release done").pipe(Effect.annotateLogs({ phase: "release", millis }))
-    })
+    Effect.suspend(() => (drainEnded === 0 ? Effect.void : phaseDone("release", drainEnded)))
   )
 
   return Lifecycle.of({

@@ -15,7 +15,6 @@ import { Context, Effect, Exit, type Fiber, Metric } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import { causeResponse } from "effect/http/HttpServerError"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
-import { annotateRequest } from "./FiberDump.ts"
 
 const durationBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
@@ -38,7 +37,7 @@ export const shutdownPhaseSeconds = Metric.gauge("shutdown_phase_seconds", {
  * with the metric registry (`Metric.registerUnsafe`) so exporters read them at scrape time. A series is registered
  * the first time it is seen, with the registry of the request that saw it.
  */
-class RouteSeries {
+class RouteSeries implements RouteObserver {
   readonly counts = new Map<string, Map<number, { count: number }>>()
   readonly buckets = new Uint32Array(durationBoundaries.length)
   count = 0
@@ -105,10 +104,27 @@ class RouteSeries {
   }
 }
 
+/** RouteObserver — records one answered request of a route. */
+export interface RouteObserver {
+  readonly record: (method: string, status: number, seconds: number, context: Context.Context<never>) => void
+}
+
 /**
- * observe — wraps the handler of `route` on `server`: when it ends, its status (by method) and duration are
- * recorded; while it runs, its fiber is findable from Node's request object (`/debug/fibers`). Handler behaviour and
- * interruptibility are unchanged.
+ * Observed — a request that reports its own answer: the server that created it calls `observer.record` once the
+ * answer is written (`RequestHandler` does), so `observe` only has to say which route it belongs to.
+ */
+export interface Observed {
+  observer: RouteObserver | undefined
+}
+
+const isObserved = (request: object): request is Observed => "observer" in request
+
+/**
+ * observe — wraps the handler of `route` on `server` so that each request's status (by method) and duration are
+ * recorded. On a request that reports its own answer (`Observed`) it only names the route: the server records the
+ * status it actually wrote (499 when the client went away) and the time until then, with no per-request work here.
+ * On any other request it records the handler's exit, mapped to a status the way Effect's server maps it.
+ * Handler behaviour and interruptibility are unchanged either way.
  */
 export const observe = (server: string, route: string) => {
   const series = new RouteSeries(server, route)
@@ -116,9 +132,12 @@ export const observe = (server: string, route: string) => {
     handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
     Effect.withFiber((fiber: Fiber.Fiber<unknown, unknown>) => {
-      const start = performance.now()
       const request = Context.getUnsafe(fiber.context, HttpServerRequest)
-      annotateRequest(request.source as object, fiber, start)
+      if (isObserved(request)) {
+        request.observer = series
+        return handler
+      }
+      const start = performance.now()
       const record = (status: number) =>
         series.record(request.method, status, (performance.now() - start) / 1000, fiber.context)
       return Effect.onExitPrimitive(handler, (exit) => {
