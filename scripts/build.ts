@@ -5,8 +5,7 @@
  * Bundling is what makes start-up fast: importing the effect barrel and the HTTP modules unbundled costs 0.4–0.7 s.
  * The compile cache (`module.enableCompileCache`, in the OS temp directory unless `NODE_COMPILE_CACHE` says
  * otherwise) spares every start after the first the time V8 spends compiling the bundle; where the directory is not
- * writable Node just runs without it. A few dependencies are CommonJS and `require` Node built-ins, so the bundle
- * defines `require` for them.
+ * writable Node just runs without it.
  */
 import { writeFile } from "node:fs/promises"
 import { build } from "esbuild"
@@ -22,10 +21,7 @@ await build({
   minifyWhitespace: true,
   sourcemap: "linked",
   legalComments: "none",
-  logLevel: "warning",
-  banner: {
-    js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
-  }
+  logLevel: "warning"
 })
 
 await writeFile(

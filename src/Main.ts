@@ -5,6 +5,7 @@
  * - A failure before the group starts (invalid configuration, a port that cannot be bound) prints one line naming
  *   the cause — the variable and its value, or the address and Node's reason — and exits 1.
  * - `Teardown.layer` is provided here: a second signal or a hung shutdown ends the process with 2 from inside.
+ * - A broken stdout (EPIPE: the log reader went away) loses logs, not the service.
  * This is the only place that calls `process.exit`; nothing else in the service ends the process.
  */
 import { Cause, Effect, Layer } from "effect"
@@ -37,6 +38,9 @@ export const toExitCode = <E, R>(program: Effect.Effect<Stop, E, R>): Effect.Eff
 export const run = <E>(program: Effect.Effect<Stop, E, Teardown>): void => {
   // A fiber waiting on a signal holds no Node handle: keep the event loop alive until the program ends.
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  // Logs go to stdout. If its reader goes away (EPIPE), the logs are lost but the service is not: without this
+  // listener Node would turn the stream's error into an uncaught exception.
+  process.stdout.on("error", () => {})
   const fiber = Effect.runFork(toExitCode(program).pipe(Effect.provide(Layer.merge(Teardown.layer, Logging.layer))))
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
