@@ -4,7 +4,8 @@
  * - The program's `Stop` carries the exit code (see `Group`): 0 graceful, 1 a member failed, 2 forced.
  * - A failure before the group starts (invalid configuration, a port that cannot be bound) prints one line naming
  *   the cause — the variable and its value, or the address and Node's reason — and exits 1.
- * - `Teardown.layer` is provided here: a second signal or a hung shutdown ends the process with 2 from inside.
+ * - `Teardown` is provided here with `process.exit`: a second signal or a hung shutdown ends the process with 2 from
+ *   inside.
  * - A broken stdout (EPIPE: the log reader went away) loses logs, not the service.
  * This is the only place that calls `process.exit`; nothing else in the service ends the process.
  */
@@ -41,7 +42,16 @@ export const run = <E>(program: Effect.Effect<Stop, E, Teardown>): void => {
   // Logs go to stdout. If its reader goes away (EPIPE), the logs are lost but the service is not: without this
   // listener Node would turn the stream's error into an uncaught exception.
   process.stdout.on("error", () => {})
-  const fiber = Effect.runFork(toExitCode(program).pipe(Effect.provide(Layer.merge(Teardown.layer, Logging.layer))))
+  const fiber = Effect.runFork(
+    toExitCode(program).pipe(
+      Effect.provide(
+        Layer.merge(
+          Teardown.layerWith((code) => process.exit(code)),
+          Logging.layer
+        )
+      )
+    )
+  )
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
     process.exit(exit._tag === "Success" ? exit.value : exitCodeOfFailure)

@@ -3,8 +3,9 @@
  *
  * Normally the group returns an outcome and the entry point exits with the matching code. Two events cannot wait for
  * that: a second termination signal during shutdown, and the budget running out while finalizers still hang. For
- * those, `force` logs one line and ends the process with exit code 2 at once. Only `Teardown.layer` (used by the
- * entry point) calls `process.exit`; `Teardown.layerTest` records the request instead, so tests can assert it.
+ * those, `force` logs one line and ends the process with exit code 2 at once, through the `exit` function given to
+ * `Teardown.layerWith` — the entry point (`Main.run`) passes `process.exit`, the only call to it in the service.
+ * `Teardown.layerTest` records the request instead, so tests can assert it.
  */
 import { Context, Deferred, Effect, Layer } from "effect"
 
@@ -35,11 +36,9 @@ export class Teardown extends Context.Service<
       })
     })
 
-  /** Teardown.layer — exits the process. */
-  static readonly layer: Layer.Layer<Teardown> = Layer.effect(
-    Teardown,
-    Teardown.make((code) => process.exit(code))
-  )
+  /** Teardown.layerWith — ends the process with `exit` (the entry point passes `process.exit`). */
+  static readonly layerWith = (exit: (code: number) => void): Layer.Layer<Teardown> =>
+    Layer.effect(Teardown, Teardown.make(exit))
 
   /** Teardown.layerTest — records the first forced stop; the process keeps running. */
   static readonly layerTest: Layer.Layer<Teardown> = Layer.effect(
