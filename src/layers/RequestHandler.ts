@@ -8,14 +8,15 @@
  * - the fiber is uninterruptible except inside the route handler (the router makes that interruptible), so an
  *   answer is always written whole: an interrupted handler is answered 503, or 499 when the client went away;
  * - a failed handler is answered as Effect's server answers it (`HttpServerError.causeResponse`: the error's own
- *   response, 400 for a bad request, 404 for no route, 500 otherwise) and the cause is logged;
+ *   response, 400 for a bad request, 404 for no route, 500 otherwise); its cause goes to the `ErrorReporter`s and,
+ *   unless it is only interruptions or ignored errors, to one error log line with the method, url and status;
  * - a client that disconnects before its answer is written interrupts the fiber;
  * - `interruptAll` interrupts every request still running and returns once each has been answered.
  * How a response is written is `ResponseWriter`'s contract.
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { type Cause, Context, Effect, type Exit, Fiber, Scope } from "effect"
+import { Cause, Context, Effect, ErrorReporter, type Exit, Fiber, Scope } from "effect"
 import { HttpServerError, type HttpServerResponse } from "effect/http"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { writeBody } from "./ResponseWriter.ts"
@@ -62,14 +63,25 @@ const written = (request: ServerRequest, response: HttpServerResponse.HttpServer
 
 const answer = (response: HttpServerResponse.HttpServerResponse) => written(currentRequest(), response)
 
+/** the failures worth an error log: failures and defects that are not marked `ErrorReporter.ignore` (404s) */
+const reportable = (cause: Cause.Cause<unknown>) =>
+  cause.reasons.filter(
+    (reason) =>
+      (Cause.isFailReason(reason) && !ErrorReporter.isIgnored(reason.error)) ||
+      (Cause.isDieReason(reason) && !ErrorReporter.isIgnored(reason.defect))
+  )
+
 const recover = (cause: Cause.Cause<unknown>) =>
   Effect.suspend(() => {
     const request = currentRequest()
-    return Effect.flatMap(HttpServerError.causeResponse(cause), ([response, unhandled]) => {
+    return Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) => {
       // answered; the fiber still ends with the handler's cause, so its exit says what happened
       const answered = Effect.andThen(written(request, response), Effect.failCause(cause))
-      if (unhandled.reasons.length === 0) return answered
-      return Effect.logError("request failed", unhandled).pipe(
+      const failures = reportable(cause)
+      // interruptions (499 client gone, 503 shutdown) and ignored errors are not failures of the service
+      if (failures.length === 0) return answered
+      return ErrorReporter.report(cause).pipe(
+        Effect.andThen(Effect.logError("request failed", Cause.fromReasons(failures))),
         Effect.annotateLogs({ method: request.method, url: request.url, status: response.status }),
         Effect.andThen(answered)
       )

@@ -10,13 +10,26 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { NodeHttpIncomingMessage } from "@effect/platform-node/NodeHttpIncomingMessage"
 import * as NodeMultipart from "@effect/platform-node/NodeMultipart"
+import { MaxBytesError } from "@effect/platform-node/NodeStream"
 import { Effect, type Option, Stream } from "effect"
 import { Cookies, Headers, HttpServerError, HttpServerRequest, UrlParams } from "effect/http"
 import type * as Socket from "effect/socket/Socket"
 import type { Observed, RouteObserver } from "../services/Metrics.ts"
 
 const requestError = (request: HttpServerRequest.HttpServerRequest) => (cause: unknown) =>
-  new HttpServerError.HttpServerError({ reason: new HttpServerError.RequestParseError({ request, cause }) })
+  new HttpServerError.HttpServerError({
+    reason: new HttpServerError.RequestParseError({
+      request,
+      reason: cause instanceof MaxBytesError ? "BodyTooLarge" : "Parse",
+      cause
+    })
+  })
+
+/** What a request and the copies `modify` makes of it share: the route observer and when it was received. */
+interface Shared {
+  observer: RouteObserver | undefined
+  readonly startedAt: number
+}
 
 /** ServerRequest — one request; `response` is Node's response object for it. */
 export class ServerRequest
@@ -27,10 +40,9 @@ export class ServerRequest
   readonly response: ServerResponse
   readonly url: string
   readonly protocol: "http" | "https" | undefined
-  /** when the request was received (`performance.now()`), for its duration */
-  readonly startedAt: number = performance.now()
-  /** the route's observer, set by `Metrics.observe`; `RequestHandler` reports the answer to it */
-  observer: RouteObserver | undefined = undefined
+  /** a body over `MaxBodySize` is answered 413 (the connection is not destroyed under the client) */
+  protected override readonly destroyOnOverflow = false
+  private readonly shared: Shared
   private readonly headersOverride: Headers.Headers | undefined
   private readonly peerAddressOverride: Option.Option<string> | undefined
   private cachedHeaders: Headers.Headers | undefined
@@ -45,7 +57,8 @@ export class ServerRequest
       readonly remoteAddress?: Option.Option<string> | undefined
       readonly peerAddress?: Option.Option<string> | undefined
       readonly protocol?: "http" | "https" | undefined
-    } = {}
+    } = {},
+    shared: Shared = { observer: undefined, startedAt: performance.now() }
   ) {
     const holder: { request?: ServerRequest } = {}
     super(source, (cause) => requestError(holder.request as ServerRequest)(cause), overrides.remoteAddress)
@@ -55,6 +68,21 @@ export class ServerRequest
     this.headersOverride = overrides.headers
     this.peerAddressOverride = overrides.peerAddress
     this.protocol = overrides.protocol
+    this.shared = shared
+  }
+
+  /** when the request was received (`performance.now()`), for its duration */
+  get startedAt(): number {
+    return this.shared.startedAt
+  }
+
+  /** the route's observer, set by `Metrics.observe`; `RequestHandler` reports the answer to it */
+  get observer(): RouteObserver | undefined {
+    return this.shared.observer
+  }
+
+  set observer(observer: RouteObserver | undefined) {
+    this.shared.observer = observer
   }
 
   get method(): string {
@@ -112,13 +140,18 @@ export class ServerRequest
     readonly peerAddress?: Option.Option<string>
     readonly protocol?: "http" | "https"
   }): ServerRequest {
-    return new ServerRequest(this.source, this.response, {
-      url: options.url ?? this.url,
-      headers: options.headers ?? this.headersOverride,
-      remoteAddress: "remoteAddress" in options ? options.remoteAddress : this.remoteAddressOverride,
-      peerAddress: options.peerAddress ?? this.peerAddressOverride,
-      protocol: options.protocol ?? this.protocol
-    })
+    return new ServerRequest(
+      this.source,
+      this.response,
+      {
+        url: options.url ?? this.url,
+        headers: options.headers ?? this.headersOverride,
+        remoteAddress: "remoteAddress" in options ? options.remoteAddress : this.remoteAddressOverride,
+        peerAddress: options.peerAddress ?? this.peerAddressOverride,
+        protocol: options.protocol ?? this.protocol
+      },
+      this.shared
+    )
   }
 
   override toString(): string {
