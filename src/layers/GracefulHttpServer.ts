@@ -13,7 +13,7 @@
  * Node's `requestTimeout`/`headersTimeout` defaults stay in force; `keepAliveTimeout` is Node's default (5 s).
  */
 
-import { createServer } from "node:http"
+import type * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Deferred, Duration, Effect, type Layer } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
@@ -50,7 +50,7 @@ export interface GracefulHttpServer {
 export const make = <E, R>(options: Options<E, R>) =>
   Effect.gen(function* () {
     const lifecycle = yield* Lifecycle
-    const server = createServer()
+    const server = http.createServer()
     const requests = yield* RequestHandler.make(options.app)
     const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace, handler: requests.handle })
     yield* trackInFlight(options.name, tracker.inFlight)
@@ -133,5 +133,11 @@ export const fromRoutes = (options: {
     const app = yield* HttpRouter.toHttpEffect(options.routes(lifecycle))
     return yield* make({ name: options.name, ...options.listen(config), idleGrace: config.drainIdleGrace, app })
   })
+
+/**
+ * node:http, taken as the CommonJS module rather than `import`ed: the ESM facade of `node:http` reads every export,
+ * and its lazy `WebSocket`/`EventSource` getters load Node's whole fetch implementation (undici) at start-up.
+ */
+const http = process.getBuiltinModule("node:http") as typeof Http
 
 const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
