@@ -12,7 +12,7 @@ import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
 import { FiberDump, makeRegistry } from "../src/services/FiberDump.ts"
 import { Lifecycle } from "../src/services/Lifecycle.ts"
 import { Teardown } from "../src/services/Teardown.ts"
-import { connect, realSleep, waitFor, waitUntil } from "./support/http-client.ts"
+import { connect, fetchAnswer, realSleep, waitFor, waitUntil } from "./support/http-client.ts"
 
 /** the real ApiServer with the real Lifecycle, test signals and teardown, ports 0 on 127.0.0.1; logs kept quiet */
 const serverLayer = (config: Partial<AppConfigValues>) =>
@@ -39,18 +39,8 @@ const run = <A, E>(
     Effect.provideService(FiberDump, makeRegistry())
   )
 
-interface Answer {
-  readonly status: number
-  readonly contentType: string | null
-  readonly body: string
-}
-
 /** http — one request with `fetch` (bounded by 2 s of real time). */
-const http = (port: number, path: string, method = "GET") =>
-  Effect.promise(async (): Promise<Answer> => {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(2_000) })
-    return { status: response.status, contentType: response.headers.get("content-type"), body: await response.text() }
-  })
+const http = fetchAnswer
 
 const portOf = ApiServer.use((server) => Effect.succeed(server.address.port))
 

@@ -6,9 +6,8 @@
  * written is in `ResponseWriter.test.ts`. Waits are bounded in real time; handlers never sleep on the TestClock.
  */
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http"
-import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { ByteSize, Deferred, Effect, Exit, Fiber, Layer, Logger, Metric, Option, Schema, type Scope } from "effect"
+import { ByteSize, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Schema, type Scope } from "effect"
 import {
   HttpIncomingMessage,
   HttpMiddleware,
@@ -17,10 +16,10 @@ import {
   HttpServerResponse,
   UrlParams
 } from "effect/http"
-import * as RequestHandler from "../src/layers/RequestHandler.ts"
 import type { ServerRequest } from "../src/layers/ServerRequest.ts"
 import { observe } from "../src/services/Metrics.ts"
 import { connect, realSleep, waitFor, within } from "./support/http-client.ts"
+import { serve } from "./support/request-server.ts"
 
 /** the request being handled */
 const currentRequest = Effect.service(HttpServerRequest.HttpServerRequest)
@@ -30,32 +29,6 @@ type App = Effect.Effect<
   unknown,
   HttpServerRequest.HttpServerRequest | Scope.Scope
 >
-
-interface LogLine {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-  readonly cause?: string
-}
-
-/** serve — `app` behind a `node:http` server on 127.0.0.1:0, closed (connections too) with the scope; logs kept. */
-const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.gen(function* () {
-    const logs: Array<LogLine> = []
-    const logger = Logger.map(Logger.formatJson, (line) => void logs.push(JSON.parse(line)))
-    const handler = yield* RequestHandler.make(app).pipe(Effect.provide(Logger.layer([logger])))
-    const server = http.createServer(handler.handle)
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
-      () =>
-        Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        }).pipe(within(2_000, "server close"), Effect.ignore)
-    )
-    const { port } = server.address() as AddressInfo
-    return { handler, port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
-  })
 
 /** routes — a router app from route layers; the router lives in the test's scope. */
 const routes = <E, R>(layer: Layer.Layer<never, E, R>) => HttpRouter.toHttpEffect(layer)

@@ -5,40 +5,16 @@
  * on 127.0.0.1:0; waits are bounded in real time.
  */
 import http, { type IncomingHttpHeaders } from "node:http"
-import net, { type AddressInfo } from "node:net"
+import net from "node:net"
 import { Readable } from "node:stream"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import * as RequestHandler from "../src/layers/RequestHandler.ts"
-import { connect, realSleep, waitFor, within } from "./support/http-client.ts"
-
-interface LogLine {
-  readonly level: string
-  readonly message: unknown
-}
+import { connect, realSleep, waitFor } from "./support/http-client.ts"
+import { type LogLine, serve } from "./support/request-server.ts"
 
 /** messageOf — the first argument of a log call (several arguments are logged as an array) */
 const messageOf = (line: LogLine) => (Array.isArray(line.message) ? line.message[0] : line.message)
-
-/** serve — `app` behind a `node:http` server on 127.0.0.1:0, closed (connections too) with the scope; logs kept. */
-const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.gen(function* () {
-    const logs: Array<LogLine> = []
-    const logger = Logger.map(Logger.formatJson, (line) => void logs.push(JSON.parse(line)))
-    const handler = yield* RequestHandler.make(app).pipe(Effect.provide(Logger.layer([logger])))
-    const server = http.createServer(handler.handle)
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
-      () =>
-        Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        }).pipe(within(2_000, "server close"), Effect.ignore)
-    )
-    const { port } = server.address() as AddressInfo
-    return { handler, port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
-  })
 
 /** serveRoutes — `serve` for a router app built from route layers. */
 const serveRoutes = <E, R>(routes: Layer.Layer<never, E, R>) => Effect.flatMap(HttpRouter.toHttpEffect(routes), serve)

@@ -311,3 +311,17 @@ const makeClient = (socket: net.Socket): RawClient => {
     destroy: Effect.sync(() => socket.destroy())
   }
 }
+
+/** Answer — what `fetchAnswer` got back. */
+export interface Answer {
+  readonly status: number
+  readonly contentType: string | null
+  readonly body: string
+}
+
+/** fetchAnswer — one request with `fetch` to 127.0.0.1 (bounded by 2 s of real time). */
+export const fetchAnswer = (port: number, path: string, method = "GET") =>
+  Effect.promise(async (): Promise<Answer> => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(2_000) })
+    return { status: response.status, contentType: response.headers.get("content-type"), body: await response.text() }
+  })

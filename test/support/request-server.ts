@@ -1,0 +1,38 @@
+/**
+ * request-server — a `RequestHandler` behind a plain `node:http` server on 127.0.0.1:0, for the request-path tests.
+ * The server (and every connection) closes with the test's scope; the handler's log lines are kept as JSON.
+ */
+
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect, Logger } from "effect"
+import type { HttpServerResponse } from "effect/http"
+import * as RequestHandler from "../../src/layers/RequestHandler.ts"
+import { within } from "./http-client.ts"
+
+/** LogLine — one JSON log line written while handling requests. */
+export interface LogLine {
+  readonly level: string
+  readonly message: unknown
+  readonly annotations: Record<string, unknown>
+  readonly cause?: string
+}
+
+/** serve — `app` behind a `node:http` server on 127.0.0.1:0, closed (connections too) with the scope; logs kept. */
+export const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.gen(function* () {
+    const logs: Array<LogLine> = []
+    const logger = Logger.map(Logger.formatJson, (line) => void logs.push(JSON.parse(line)))
+    const handler = yield* RequestHandler.make(app).pipe(Effect.provide(Logger.layer([logger])))
+    const server = http.createServer(handler.handle)
+    yield* Effect.acquireRelease(
+      Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        }).pipe(within(2_000, "server close"), Effect.ignore)
+    )
+    const { port } = server.address() as AddressInfo
+    return { handler, port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
+  })
