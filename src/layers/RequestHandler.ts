@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Context, Effect, ErrorReporter, type Exit, Fiber, Scope } from "effect"
 import { HttpServerError, type HttpServerResponse } from "effect/http"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
+import type { RouteObserver } from "../services/Metrics.ts"
 import { writeBody } from "./ResponseWriter.ts"
 import { ServerRequest } from "./ServerRequest.ts"
 
@@ -45,20 +46,28 @@ const requestOf = (fiber: Fiber.Fiber<unknown, unknown>) =>
 /** the request of the fiber running now (these continuations run inside the request's fiber) */
 const currentRequest = () => requestOf(Fiber.getCurrent() as Fiber.Fiber<unknown, unknown>)
 
-/** writes `response`, then reports it to the route's observer (see `Metrics.observe`) */
+/** reports an answered request to its route's observer (see `Metrics.observe`) */
+const report = (request: ServerRequest, observer: RouteObserver, status: number) =>
+  observer.record(
+    request.method,
+    status,
+    (performance.now() - request.startedAt) / 1000,
+    (Fiber.getCurrent() as Fiber.Fiber<unknown>).context
+  )
+
+/** writes `response`, then reports it to the route's observer */
 const written = (request: ServerRequest, response: HttpServerResponse.HttpServerResponse) => {
   const write = writeBody(request, response)
   const observer = request.observer
   if (observer === undefined) return write
-  const report = () => {
-    const seconds = (performance.now() - request.startedAt) / 1000
-    observer.record(request.method, response.status, seconds, (Fiber.getCurrent() as Fiber.Fiber<unknown>).context)
-  }
   if (write === Effect.void) {
-    report() // written synchronously
+    report(request, observer, response.status) // written synchronously
     return write
   }
-  return Effect.andThen(write, Effect.sync(report))
+  return Effect.andThen(
+    write,
+    Effect.sync(() => report(request, observer, response.status))
+  )
 }
 
 const answer = (response: HttpServerResponse.HttpServerResponse) => written(currentRequest(), response)

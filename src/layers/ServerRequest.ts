@@ -25,10 +25,13 @@ const requestError = (request: HttpServerRequest.HttpServerRequest) => (cause: u
     })
   })
 
-/** What a request and the copies `modify` makes of it share: the route observer and when it was received. */
-interface Shared {
-  observer: RouteObserver | undefined
-  readonly startedAt: number
+/** What `modify` may change. */
+interface Overrides {
+  readonly url?: string | undefined
+  readonly headers?: Headers.Headers | undefined
+  readonly remoteAddress?: Option.Option<string> | undefined
+  readonly peerAddress?: Option.Option<string> | undefined
+  readonly protocol?: "http" | "https" | undefined
 }
 
 /** ServerRequest — one request; `response` is Node's response object for it. */
@@ -42,47 +45,38 @@ export class ServerRequest
   readonly protocol: "http" | "https" | undefined
   /** a body over `MaxBodySize` is answered 413 (the connection is not destroyed under the client) */
   protected override readonly destroyOnOverflow = false
-  private readonly shared: Shared
+  /** the request `modify` copies were made from (itself for the original): it holds the shared state */
+  private readonly root: ServerRequest
+  private rootObserver: RouteObserver | undefined = undefined
+  private readonly receivedAt: number
   private readonly headersOverride: Headers.Headers | undefined
   private readonly peerAddressOverride: Option.Option<string> | undefined
   private cachedHeaders: Headers.Headers | undefined
   private cachedCookies: Record<string, string> | undefined
 
-  constructor(
-    source: IncomingMessage,
-    response: ServerResponse,
-    overrides: {
-      readonly url?: string | undefined
-      readonly headers?: Headers.Headers | undefined
-      readonly remoteAddress?: Option.Option<string> | undefined
-      readonly peerAddress?: Option.Option<string> | undefined
-      readonly protocol?: "http" | "https" | undefined
-    } = {},
-    shared: Shared = { observer: undefined, startedAt: performance.now() }
-  ) {
-    const holder: { request?: ServerRequest } = {}
-    super(source, (cause) => requestError(holder.request as ServerRequest)(cause), overrides.remoteAddress)
-    holder.request = this
+  constructor(source: IncomingMessage, response: ServerResponse, overrides?: Overrides, root?: ServerRequest) {
+    super(source, (cause) => requestError(this as ServerRequest)(cause), overrides?.remoteAddress)
     this.response = response
-    this.url = overrides.url ?? source.url ?? "/"
-    this.headersOverride = overrides.headers
-    this.peerAddressOverride = overrides.peerAddress
-    this.protocol = overrides.protocol
-    this.shared = shared
+    this.url = overrides?.url ?? source.url ?? "/"
+    this.headersOverride = overrides?.headers
+    this.peerAddressOverride = overrides?.peerAddress
+    this.protocol = overrides?.protocol
+    this.root = root ?? this
+    this.receivedAt = root === undefined ? performance.now() : root.receivedAt
   }
 
   /** when the request was received (`performance.now()`), for its duration */
   get startedAt(): number {
-    return this.shared.startedAt
+    return this.receivedAt
   }
 
   /** the route's observer, set by `Metrics.observe`; `RequestHandler` reports the answer to it */
   get observer(): RouteObserver | undefined {
-    return this.shared.observer
+    return this.root.rootObserver
   }
 
   set observer(observer: RouteObserver | undefined) {
-    this.shared.observer = observer
+    this.root.rootObserver = observer
   }
 
   get method(): string {
@@ -150,7 +144,7 @@ export class ServerRequest
         peerAddress: options.peerAddress ?? this.peerAddressOverride,
         protocol: options.protocol ?? this.protocol
       },
-      this.shared
+      this.root
     )
   }
 
