@@ -2,7 +2,8 @@
  * RequestHandler — runs an Effect HTTP app (`HttpRouter.toHttpEffect`) for each `node:http` request.
  *
  * It does for this HTTP/1.1 server what platform-node's `NodeHttpServer.makeHandler` does, with less work per
- * request (on `/healthz` here Effect's stock request path costs ~1.2× the CPU of raw `node:http`; this one ~1.0×):
+ * request (the whole service, metrics included, costs ~1.1× the CPU of raw `node:http` per `/healthz` request where
+ * Effect's stock stack costs ~1.2×; see the README's benchmark):
  * - each request runs in a fiber of its own, with `HttpServerRequest` (see `ServerRequest`) and a request `Scope`
  *   that is closed with the fiber's exit;
  * - the fiber is uninterruptible except inside the route handler (the router makes that interruptible), so an
