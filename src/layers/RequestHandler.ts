@@ -104,6 +104,9 @@ const closeScope = (exit: Exit.Exit<unknown, unknown>) => {
   return Scope.closeUnsafe(Context.getUnsafe(fiber.context, Scope.Scope) as Scope.Closeable, exit)
 }
 
+/** request fibers start uninterruptible: only the route handler opens an interruptible region */
+const uninterruptible = { uninterruptible: true } as const
+
 /**
  * make — the handler for `app`, which runs with the services of the calling fiber plus, per request,
  * `HttpServerRequest` and `Scope`.
@@ -127,8 +130,7 @@ export const make = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRespo
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       const request = new ServerRequest(req, res)
       const context = Context.add(Context.add(services, HttpServerRequest, request), Scope.Scope, Scope.makeUnsafe())
-      // uninterruptible: only the route handler opens an interruptible region (see the module comment)
-      const fiber = Effect.runForkWith(context)(handled, { uninterruptible: true })
+      const fiber = Effect.runForkWith(context)(handled, uninterruptible)
       if (fiber.pollUnsafe() !== undefined) return
       running.set(fiber, { request, since: performance.now() })
       fiber.addObserver(() => running.delete(fiber))
