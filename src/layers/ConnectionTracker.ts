@@ -50,8 +50,6 @@ export interface ConnectionTracker {
   readonly connections: () => number
   /** requests whose response has not closed yet (computed on each call, O(connections)) */
   readonly inFlight: () => number
-  /** the responses of those requests, per connection in arrival order (`res.req` is the request) */
-  readonly requests: () => ReadonlyArray<ServerResponse>
   /** true once `drain` has begun */
   readonly draining: () => boolean
   /** Stop accepting and start the drain at once; returns what was open. Idempotent. */
@@ -226,7 +224,6 @@ export const install = (
     const tracker: ConnectionTracker = {
       connections: () => sockets.size,
       inFlight: countInFlight,
-      requests: () => [...sockets.values()].flatMap(requestsOf),
       draining: () => draining,
       beginDrain,
       awaitDrained,
