@@ -72,6 +72,11 @@ export const writeResults = (rounds: number, rows: ReadonlyArray<Row>, raw: Reco
     rows,
     raw
   }
+  return writeJson(file, doc)
+}
+
+/** writeJson — `doc` as JSON in `file`, fractions rounded to 3 digits, laid out by the project's formatter. */
+export const writeJson = (file: string, doc: unknown): string => {
   const round = (_key: string, value: unknown): unknown =>
     typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value
   writeFileSync(file, `${JSON.stringify(doc, round, 2)}\n`)

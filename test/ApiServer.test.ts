@@ -1,7 +1,8 @@
 /**
  * ApiServer — the real `ApiServer.layer` on 127.0.0.1:0 with the real `Lifecycle`, reached over real sockets: health
  * and readiness across the lifecycle, `/api/delay/:ms` (its range, its 400s, its interruptibility) and the catch-all
- * 404. Each test gets its own metric registry and fiber dump; delays run on the TestClock.
+ * 404, and the request deadline header on every route. Each test gets its own metric registry and fiber dump; delays
+ * and deadlines run on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, type Context, Duration, Effect, Exit, Fiber, Layer, Metric, References, type Scope } from "effect"
@@ -12,6 +13,7 @@ import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
 import { FiberDump, makeRegistry } from "../src/services/FiberDump.ts"
 import { Lifecycle } from "../src/services/Lifecycle.ts"
 import { Teardown } from "../src/services/Teardown.ts"
+import { verifyNone } from "./support/goleak.ts"
 import { connect, fetchAnswer, realSleep, waitFor, waitUntil } from "./support/http-client.ts"
 
 /** the real ApiServer with the real Lifecycle, test signals and teardown, ports 0 on 127.0.0.1; logs kept quiet */
@@ -219,6 +221,90 @@ describe("ApiServer catch-all", () => {
         expect(yield* http(port, "/healthz", "HEAD")).toMatchObject({ status: 200, body: "" })
         expect(yield* http(port, "/api/delay/0", "HEAD")).toMatchObject({ status: 200, body: "" })
       })
+    )
+  )
+})
+
+describe("ApiServer request deadline (x-request-timeout-ms)", () => {
+  const timeout = (millis: string) => [`x-request-timeout-ms: ${millis}`]
+
+  it.effect("a handler still running at the deadline is interrupted and answered 504 at exactly the deadline", () =>
+    verifyNone(
+      run(
+        Effect.gen(function* () {
+          const server = yield* ApiServer
+          const context = yield* Effect.context<never>()
+          const client = yield* connect(server.address.port)
+          yield* client.send(`/api/delay/${maxDelayMillis}`, timeout("100"))
+          const handler = yield* waitUntil("handler fiber", () => server.requests.running()[0]?.fiber)
+
+          yield* TestClock.adjust("99 millis")
+          yield* realSleep(40)
+          expect(client.unread()).toBe(0)
+          yield* TestClock.adjust("1 millis")
+          const answer = yield* client.next()
+          expect([answer.status, answer.headers["content-type"], JSON.parse(answer.body)]).toEqual([
+            504,
+            "application/json",
+            { error: "deadline exceeded" }
+          ])
+          yield* waitUntil("handler ended", () => handler.pollUnsafe(), 1_000)
+          expect(delaySeries(context)).toEqual([{ status: "504", count: 1 }])
+        })
+      )
+    )
+  )
+
+  it.effect("a handler that finishes before its deadline is unaffected", () =>
+    verifyNone(
+      run(
+        Effect.gen(function* () {
+          const server = yield* ApiServer
+          const client = yield* connect(server.address.port)
+          yield* client.send("/api/delay/50", timeout("100"))
+          yield* waitFor("request in flight", () => server.tracker.inFlight() === 1)
+          yield* TestClock.adjust("50 millis")
+          const answer = yield* client.next()
+          expect([answer.status, answer.body]).toEqual([200, '{"waited":50}'])
+          // the deadline's timer went with the request: moving past it changes nothing
+          yield* TestClock.adjust("100 millis")
+          expect((yield* client.request("/healthz")).status).toBe(200)
+        })
+      )
+    )
+  )
+
+  it.effect.each([
+    { path: "/healthz", header: "0", status: 504, body: '{"error":"deadline exceeded"}' },
+    { path: "/healthz", header: "5000", status: 200, body: "ok" },
+    { path: "/nope", header: "5000", status: 404, body: "not found" },
+    {
+      path: "/healthz",
+      header: "abc",
+      status: 400,
+      body: '{"error":"x-request-timeout-ms must be an integer number of milliseconds from 0 to 999999999, got \\"abc\\""}'
+    },
+    {
+      path: "/api/delay/0",
+      header: "-5",
+      status: 400,
+      body: '{"error":"x-request-timeout-ms must be an integer number of milliseconds from 0 to 999999999, got \\"-5\\""}'
+    }
+  ])("$path with x-request-timeout-ms: $header → $status, counted under its route", (c) =>
+    verifyNone(
+      run(
+        Effect.gen(function* () {
+          const server = yield* ApiServer
+          const context = yield* Effect.context<never>()
+          const client = yield* connect(server.address.port)
+          yield* client.send(c.path, timeout(c.header))
+          const answer = yield* client.next()
+          expect([answer.status, answer.body]).toEqual([c.status, c.body])
+          const route = c.path === "/nope" ? "*" : c.path === "/healthz" ? "/healthz" : "/api/delay/:ms"
+          const labels = { server: "api", route, method: "GET", status: String(c.status) }
+          yield* waitUntil("request counted", () => (requestCount(context, labels) === 1 ? true : undefined), 1_000)
+        })
+      )
     )
   )
 })

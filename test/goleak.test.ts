@@ -10,7 +10,8 @@ describe("goleak.verifyNone", () => {
         yield* Fiber.interrupt(fiber)
         yield* Effect.all([Effect.void, Effect.yieldNow], { concurrency: "unbounded" })
       })
-    ))
+    )
+  )
 
   it.effect("names a detached fiber left running, at any depth", () =>
     Effect.gen(function* () {
@@ -21,7 +22,8 @@ describe("goleak.verifyNone", () => {
       assert.instanceOf(error, LeakedFibers)
       assert.strictEqual(error.fibers.length, 1)
       yield* Latch.open(latch)
-    }))
+    })
+  )
 
   it.effect("sees fibers forked inside Effect.all and Effect.forEach", () =>
     Effect.gen(function* () {
@@ -33,5 +35,6 @@ describe("goleak.verifyNone", () => {
       ).pipe(Effect.flip)
       assert.isAtLeast(error.fibers.length, 3)
       yield* Latch.open(latch)
-    }))
+    })
+  )
 })

@@ -26,9 +26,7 @@ export interface FiberWatch {
 }
 
 /** watching — runs `effect` with a tracer that records the fibers it runs; `use` gets the watch. */
-export const watching = <A, E, R>(
-  use: (watch: FiberWatch) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
+export const watching = <A, E, R>(use: (watch: FiberWatch) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.tracer, (inner) => {
     const seen = new Set<Fiber.Fiber<unknown, unknown>>()
     const tracer = Tracer.make({

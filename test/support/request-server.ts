@@ -18,6 +18,23 @@ export interface LogLine {
   readonly cause?: string
 }
 
+/**
+ * listenScoped — `server` listening on 127.0.0.1 at a free port (returned) until the scope closes, which closes it
+ * and its connections (bounded by 2 s, `label` naming the wait).
+ */
+export const listenScoped = (server: http.Server, label: string) =>
+  Effect.gen(function* () {
+    yield* Effect.acquireRelease(
+      Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        }).pipe(within(2_000, label), Effect.ignore)
+    )
+    return (server.address() as AddressInfo).port
+  })
+
 /** serve — `app` behind a `node:http` server on 127.0.0.1:0, closed (connections too) with the scope; logs kept. */
 export const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.gen(function* () {
@@ -25,14 +42,6 @@ export const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResp
     const logger = Logger.map(Logger.formatJson, (line) => void logs.push(JSON.parse(line)))
     const handler = yield* RequestHandler.make(app).pipe(Effect.provide(Logger.layer([logger])))
     const server = http.createServer(handler.handle)
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
-      () =>
-        Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        }).pipe(within(2_000, "server close"), Effect.ignore)
-    )
-    const { port } = server.address() as AddressInfo
+    const port = yield* listenScoped(server, "server close")
     return { handler, port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
   })

@@ -1,0 +1,257 @@
+/**
+ * Toolkit benchmark (`npm run bench:toolkit`): the Go primitives against Effect's own parts, in one process and one
+ * run — `Channel` against raw `Queue`, the pipeline against the same pipeline on raw queues, `ErrGroup` against
+ * `Effect.forEach`. Each figure is the median of paired, interleaved rounds (`toolkit-harness.ts`).
+ *
+ * Go's buffered channel moves ~21 M msgs/s on this machine (the issue's figure; Go is not installed here, so it is
+ * a stated reference, not measured in this run). Env: BENCH_ROUNDS (default 7).
+ */
+import os from "node:os"
+import path from "node:path"
+import { type Cause, Effect, Fiber, Option, Queue } from "effect"
+import * as Pipeline from "../src/examples/Pipeline.ts"
+import * as Channel from "../src/services/Channel.ts"
+import * as ErrGroup from "../src/services/ErrGroup.ts"
+import { ROOT } from "./proc.ts"
+import { fixed, log, printTable, type Row, writeJson } from "./report.ts"
+import { compare, nsCell, type Pair, rateCell, type Workload } from "./toolkit-harness.ts"
+
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 7) || 7)
+const GO_BUFFERED_MSGS_PER_SECOND = 21e6
+
+/** one producer fiber offers `n` values one at a time, one consumer fiber takes them */
+const queueOneByOne = (capacity: number, n: number): Workload => ({
+  name: `Queue.bounded(${capacity}) offer/take`,
+  run: Effect.gen(function* () {
+    const queue = yield* Queue.bounded<number>(capacity)
+    const consumer = yield* Effect.forkChild(
+      Effect.gen(function* () {
+        for (let i = 0; i < n; i++) yield* Queue.take(queue)
+      })
+    )
+    for (let i = 0; i < n; i++) yield* Queue.offer(queue, i)
+    yield* Fiber.join(consumer)
+  })
+})
+
+const channelOneByOne = (capacity: number, n: number): Workload => ({
+  name: `Channel.make(${capacity}) send/receive`,
+  run: Effect.gen(function* () {
+    const channel = yield* Channel.make<number>(capacity)
+    const consumer = yield* Effect.forkChild(
+      Effect.gen(function* () {
+        for (let i = 0; i < n; i++) yield* Channel.receive(channel)
+      })
+    )
+    for (let i = 0; i < n; i++) yield* Channel.send(channel, i)
+    yield* Fiber.join(consumer)
+  }).pipe(Effect.orDie)
+})
+
+const chunkOf = (size: number) => Array.from({ length: size }, (_, i) => i)
+
+/** `n` values in chunks of `chunk` through one buffered queue, `offerAll` → `takeAll`, ended at the end */
+const queueChunked = (n: number, chunk: number, capacity: number): Workload => ({
+  name: "Queue offerAll/takeAll",
+  run: Effect.gen(function* () {
+    const queue = yield* Queue.bounded<number, Cause.Done>(capacity)
+    const consumer = yield* Effect.forkChild(
+      Effect.gen(function* () {
+        let sum = 0
+        while (true) {
+          const values = yield* Effect.option(Queue.takeAll(queue))
+          if (Option.isNone(values)) return sum
+          for (const value of values.value) sum += value
+        }
+      })
+    )
+    const values = chunkOf(chunk)
+    for (let sent = 0; sent < n; sent += chunk) yield* Queue.offerAll(queue, values)
+    yield* Queue.end(queue)
+    yield* Fiber.join(consumer)
+  })
+})
+
+const channelChunked = (n: number, chunk: number, capacity: number): Workload => ({
+  name: "Channel sendAll/receiveAll",
+  run: Effect.gen(function* () {
+    const channel = yield* Channel.make<number>(capacity)
+    const consumer = yield* Effect.forkChild(
+      Effect.gen(function* () {
+        let sum = 0
+        while (true) {
+          const values = yield* Channel.receiveAll(channel)
+          if (Option.isNone(values)) return sum
+          for (const value of values.value) sum += value
+        }
+      })
+    )
+    const values = chunkOf(chunk)
+    for (let sent = 0; sent < n; sent += chunk) yield* Channel.sendAll(channel, values)
+    yield* Channel.close(channel)
+    yield* Fiber.join(consumer)
+  }).pipe(Effect.orDie)
+})
+
+/** the pipeline's shape (gen → sq → sum, chunked) on raw queues and plain forked fibers: the baseline */
+const queuePipeline = (nums: ReadonlyArray<number>, chunk: number, capacity: number): Workload => ({
+  name: "gen → sq → sum on raw Queues",
+  run: Effect.scoped(
+    Effect.gen(function* () {
+      const input = yield* Queue.bounded<number, Cause.Done>(capacity)
+      const output = yield* Queue.bounded<number, Cause.Done>(capacity)
+      yield* Effect.forkScoped(
+        Effect.gen(function* () {
+          for (let i = 0; i < nums.length; i += chunk) yield* Queue.offerAll(input, nums.slice(i, i + chunk))
+          yield* Queue.end(input)
+        })
+      )
+      yield* Effect.forkScoped(
+        Effect.gen(function* () {
+          while (true) {
+            const values = yield* Effect.option(Queue.takeAll(input))
+            if (Option.isNone(values)) return yield* Queue.end(output)
+            yield* Queue.offerAll(
+              output,
+              values.value.map((x) => x * x)
+            )
+          }
+        })
+      )
+      let sum = 0
+      while (true) {
+        const values = yield* Effect.option(Queue.takeAll(output))
+        if (Option.isNone(values)) return sum
+        for (const value of values.value) sum += value
+      }
+    })
+  )
+})
+
+const channelPipeline = (nums: ReadonlyArray<number>, chunk: number, capacity: number): Workload => ({
+  name: "Pipeline.sumOfSquaresChunked (Channel + ErrGroup)",
+  run: Effect.orDie(Pipeline.sumOfSquaresChunked(nums, { chunk, capacity }))
+})
+
+const noop = Effect.void
+const tasks = Array.from({ length: 100 }, () => noop)
+const forEachTen: Workload = {
+  name: "Effect.forEach(100 × void, { concurrency: 10 })",
+  run: Effect.forEach(tasks, (task) => task, { concurrency: 10, discard: true })
+}
+const errGroupTen: Workload = {
+  name: "ErrGroup.run(100 × void, { limit: 10 })",
+  run: ErrGroup.run(tasks, { limit: 10 })
+}
+
+const rows: Array<Row> = []
+const raw: Record<string, Pair> = {}
+const record = (
+  key: string,
+  pair: Pair,
+  row: Omit<Row, "target" | "pass">,
+  target: Row["target"],
+  pass: boolean | null
+) => {
+  raw[key] = pair
+  rows.push({ ...row, target, pass })
+  log(`${key}: ratio ${fixed(pair.ratio, 3)} (rounds ${pair.ratios.map((r) => fixed(r, 2)).join(" ")})`)
+}
+
+log(`node ${process.version}, rounds ${rounds}`)
+
+const oneByOne = 200_000
+const buffered = await compare(queueOneByOne(128, oneByOne), channelOneByOne(128, oneByOne), {
+  units: oneByOne,
+  rounds
+})
+record(
+  "buffered",
+  buffered,
+  {
+    metric: "buffered send/receive per message (capacity 128)",
+    program: nsCell(buffered.candidateNs),
+    baseline: `${nsCell(buffered.baselineNs)} (Queue.offer/take)`
+  },
+  `${fixed(buffered.ratio, 2)}× (≤ 1.10×)`,
+  buffered.ratio <= 1.1
+)
+
+const unbuffered = await compare(queueOneByOne(0, oneByOne), channelOneByOne(0, oneByOne), { units: oneByOne, rounds })
+record(
+  "unbuffered",
+  unbuffered,
+  {
+    metric: "unbuffered rendezvous per message",
+    program: nsCell(unbuffered.candidateNs),
+    baseline: `${nsCell(unbuffered.baselineNs)} (Queue.bounded(0))`
+  },
+  `${fixed(unbuffered.ratio, 2)}×`,
+  null
+)
+
+const chunkedN = 4_000_000
+const chunked = await compare(queueChunked(chunkedN, 1024, 4096), channelChunked(chunkedN, 1024, 4096), {
+  units: chunkedN,
+  rounds
+})
+record(
+  "chunked",
+  chunked,
+  {
+    metric: "chunked send/receive, 1024 per chunk, capacity 4096",
+    program: rateCell(chunked.candidateNs),
+    baseline: `${rateCell(chunked.baselineNs)} (Queue.offerAll/takeAll)`
+  },
+  `${fixed(chunked.ratio, 2)}× time; Go ≈ 21 M/s: ${fixed(1e9 / chunked.candidateNs / GO_BUFFERED_MSGS_PER_SECOND, 2)}× Go`,
+  1e9 / chunked.candidateNs > GO_BUFFERED_MSGS_PER_SECOND
+)
+
+const nums = chunkOf(chunkedN)
+const pipeline = await compare(queuePipeline(nums, 1024, 4096), channelPipeline(nums, 1024, 4096), {
+  units: chunkedN,
+  rounds
+})
+record(
+  "pipeline",
+  pipeline,
+  {
+    metric: "pipeline gen → sq → sum, chunks of 1024 (values/s end to end)",
+    program: rateCell(pipeline.candidateNs),
+    baseline: `${rateCell(pipeline.baselineNs)} (same on raw Queues)`
+  },
+  `${fixed(pipeline.ratio, 2)}× time; Go ≈ 21 M/s: ${fixed(1e9 / pipeline.candidateNs / GO_BUFFERED_MSGS_PER_SECOND, 2)}× Go`,
+  1e9 / pipeline.candidateNs > GO_BUFFERED_MSGS_PER_SECOND
+)
+
+const groups = 2_000
+const repeat = (workload: Workload): Workload => ({
+  name: workload.name,
+  run: Effect.repeat(workload.run, { times: groups - 1 })
+})
+const errGroup = await compare(repeat(forEachTen), repeat(errGroupTen), { units: groups, rounds })
+record(
+  "errgroup",
+  errGroup,
+  {
+    metric: "100 no-op tasks, at most 10 at once (per group)",
+    program: `${fixed(errGroup.candidateNs / 1e3, 1)} µs (ErrGroup)`,
+    baseline: `${fixed(errGroup.baselineNs / 1e3, 1)} µs (Effect.forEach)`
+  },
+  `${fixed(errGroup.ratio, 2)}×`,
+  null
+)
+
+console.log()
+printTable(rows)
+const file = writeJson(path.join(ROOT, "bench", "toolkit-results.latest.json"), {
+  date: new Date().toISOString(),
+  cpu: os.cpus()[0]?.model ?? "unknown",
+  cores: os.cpus().length,
+  node: process.version,
+  rounds,
+  loadavgAtEnd: os.loadavg(),
+  rows,
+  raw
+})
+log(`wrote ${path.relative(ROOT, file)}`)
