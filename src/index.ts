@@ -1,6 +1,7 @@
 /**
  * What another Effect application imports to embed this service's lifecycle: the members (scoped layers), the
- * group runner, the shutdown coordinator, and the building blocks they are made of.
+ * group runner, the shutdown coordinator, and the building blocks they are made of — and the Go toolkit
+ * (`ErrGroup`, `Channel`, `Mutex`, …, request deadlines), each a module used as `ErrGroup.make(…)`.
  */
 
 export * from "./Errors.ts"
@@ -18,7 +19,18 @@ export { ServerRequest } from "./layers/ServerRequest.ts"
 export { type SignalName, Signals } from "./layers/Signals.ts"
 export * as Main from "./Main.ts"
 export { AppConfig, type AppConfigValues } from "./services/AppConfig.ts"
+export * as AtomicValue from "./services/AtomicValue.ts"
+export * as Channel from "./services/Channel.ts"
+export * as DeadlineHeader from "./services/DeadlineHeader.ts"
+export * as ErrGroup from "./services/ErrGroup.ts"
 export { FiberDump } from "./services/FiberDump.ts"
 export { type Drainable, Lifecycle } from "./services/Lifecycle.ts"
 export * as Metrics from "./services/Metrics.ts"
+export * as Mutex from "./services/Mutex.ts"
+export * as ObjectPool from "./services/ObjectPool.ts"
+export * as Once from "./services/Once.ts"
+export * as RequestContext from "./services/RequestContext.ts"
+export * as RWMutex from "./services/RWMutex.ts"
 export { Teardown } from "./services/Teardown.ts"
+export { UpstreamClient } from "./services/UpstreamClient.ts"
+export * as WaitGroup from "./services/WaitGroup.ts"

@@ -148,12 +148,12 @@ export const sumOfSquaresChunked = (nums: ReadonlyArray<number>, options: { chun
       yield* stage(
         group,
         output,
-        forEachChunk(input, (values) => Channel.sendAll(output, values.map(square)))
+        forEachChunk(input, (values) => Channel.sendAll(output, squareAll(values)))
       )
       let sum = 0
       yield* forEachChunk(output, (values) =>
         Effect.sync(() => {
-          sum += values.reduce(add, 0)
+          sum += total(values)
         })
       )
       yield* ErrGroup.wait(group)
@@ -172,7 +172,20 @@ const forEachChunk = <A, E>(ch: Channel.Channel<A>, f: (values: ReadonlyArray<A>
   })
 
 const square = (n: number) => n * n
-const add = (a: number, b: number) => a + b
+
+/** total — the sum of `values`, in a local accumulator (a captured `let` would box every partial sum) */
+const total = (values: ReadonlyArray<number>): number => {
+  let sum = 0
+  for (const value of values) sum += value
+  return sum
+}
+
+/** squareAll — a loop, not `Array.map`: the arrays `receiveAll` returns are holey, which `map` handles slowly */
+const squareAll = (values: ReadonlyArray<number>): Array<number> => {
+  const squares: Array<number> = []
+  for (const value of values) squares.push(value * value)
+  return squares
+}
 
 /** sumOfSquaresStream — the same pipeline as a `Stream`: squares computed by `workers` fibers, summed. */
 export const sumOfSquaresStream = (nums: Iterable<number>, workers = 2): Effect.Effect<number> =>
