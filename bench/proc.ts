@@ -53,6 +53,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 export const scriptFor = (kind: Kind): string => {
   if (kind === "program") return path.resolve(ROOT, process.env.BENCH_PROGRAM ?? "dist/program.js")
+  // another build of the program as the baseline: an A/B of two versions (e.g. before and after a change)
+  if (process.env.BENCH_BASELINE !== undefined) return path.resolve(ROOT, process.env.BENCH_BASELINE)
   const source = path.join(ROOT, "bench", "baseline.ts")
   return process.env.BENCH_BASELINE_TS === "1" ? source : strippedCopy(source)
 }

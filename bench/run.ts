@@ -3,7 +3,8 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle.
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle; BENCH_BASELINE=<script> makes
+ * another build of the program the baseline (an A/B of two versions).
  */
 import os from "node:os"
 import { cpuScenario } from "./cpu.ts"

@@ -1,6 +1,6 @@
 /**
  * The toolkit bench's harness: paired, interleaved rounds of in-process workloads, reported as the median of the
- * per-round ratios against a baseline measured in the same round — never a lone absolute time.
+ * per-round ratios against a baseline measured in the same round — never a lone absolute time. Times are CPU time.
  *
  * A workload is an Effect that moves `messages` values (or runs `messages` tasks). Each round runs the baseline and
  * the candidate back to back, alternating which goes first, after warm-up rounds that are not counted, so JIT and
@@ -24,10 +24,15 @@ export interface Pair {
   readonly ratios: ReadonlyArray<number>
 }
 
+/**
+ * timeOnce — the process's CPU time (user + system, µs → ns) per unit: on a shared VM, wall time also counts the
+ * time other tenants hold the core (steal), which swings a round by ±30%; CPU time does not.
+ */
 const timeOnce = async (workload: Workload, units: number): Promise<number> => {
-  const start = process.hrtime.bigint()
+  const start = process.cpuUsage()
   await Effect.runPromise(workload.run)
-  return Number(process.hrtime.bigint() - start) / units
+  const used = process.cpuUsage(start)
+  return ((used.user + used.system) * 1e3) / units
 }
 
 /** compare — `rounds` paired rounds (after `warmup`), returning ns per unit for each side and the median ratio. */

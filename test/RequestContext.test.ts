@@ -300,6 +300,20 @@ describe("DeadlineHeader.middleware", () => {
     )
   )
 
+  it.effect("the header name is case-insensitive, as HTTP says (read from Node's raw headers)", () =>
+    verifyNone(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const server = yield* serveWork(reportDeadline)
+          const client = yield* connect(server.port)
+          yield* client.send("/work", ["X-Request-Timeout-MS: 250"])
+          const answer = yield* client.next()
+          expect([answer.status, JSON.parse(answer.body)]).toEqual([200, { remaining: 250 }])
+        })
+      )
+    )
+  )
+
   it.effect("the header sent twice is rejected (400)", () =>
     verifyNone(
       Effect.scoped(

@@ -208,22 +208,26 @@ export const sendAll: {
 
 /**
  * receiveUpTo — waits for at least one value, then takes up to `max` (≥ 1) of what is buffered, in order; `None`
- * once closed and drained. On an unbuffered channel each call takes one value from one blocked sender.
+ * once closed and drained. On an unbuffered channel each call takes one value from one blocked sender. The array is
+ * a fresh one the caller owns: it may reuse it (fill it in place and `sendAll` it on) — Go's reuse of a slice.
  */
 export const receiveUpTo: {
-  (max: number): <A>(self: Channel<A>) => Effect.Effect<Option.Option<ReadonlyArray<A>>>
-  <A>(self: Channel<A>, max: number): Effect.Effect<Option.Option<ReadonlyArray<A>>>
+  (max: number): <A>(self: Channel<A>) => Effect.Effect<Option.Option<Array<A>>>
+  <A>(self: Channel<A>, max: number): Effect.Effect<Option.Option<Array<A>>>
 } = dual(
   2,
-  <A>(self: Channel<A>, max: number): Effect.Effect<Option.Option<ReadonlyArray<A>>> =>
+  <A>(self: Channel<A>, max: number): Effect.Effect<Option.Option<Array<A>>> =>
     max >= 1
-      ? Effect.match(Queue.takeBetween(self.queue, 1, max), toOption<ReadonlyArray<A>>())
+      ? Effect.match(Queue.takeBetween(self.queue, 1, max), toOption<Array<A>>())
       : Effect.die(new Cause.IllegalArgumentError(`Channel.receiveUpTo: max must be at least 1, got ${max}`))
 )
 
-/** receiveAll — `receiveUpTo` without a bound: waits for one value, then takes everything buffered. */
-export const receiveAll = <A>(self: Channel<A>): Effect.Effect<Option.Option<ReadonlyArray<A>>> =>
-  Effect.match(Queue.takeAll(self.queue), toOption<ReadonlyArray<A>>())
+/**
+ * receiveAll — `receiveUpTo` without a bound: waits for one value, then takes everything buffered, as a fresh array
+ * the caller owns.
+ */
+export const receiveAll = <A>(self: Channel<A>): Effect.Effect<Option.Option<Array<A>>> =>
+  Effect.match(Queue.takeAll(self.queue), toOption<Array<A>>())
 
 /** SelectCase — one arm of `select`: yields `A`, may fail with `E`, needs `R`. */
 export type SelectCase<A, E, R> = ChannelSelect.SelectCase<A, E, R>

@@ -62,9 +62,25 @@ export const invalid = (value: string) =>
 const gatewayTimeout = (deadline: number) =>
   HttpServerRespondable.toResponse(new RequestContext.DeadlineExceeded({ deadline }))
 
-/** the raw header value, read from the headers Node parsed (no copy) when the request is a Node one */
+/**
+ * the header's value, or `undefined`. On a Node request it is looked up in `rawHeaders` (`[name, value, …]`): Node
+ * builds `request.headers` lazily, on first access, and building it for every request only to find no deadline cost
+ * `/healthz` ~7% of its CPU (A/B against the build without the middleware: 1.07× with `headers`, 0.97× with this). Repeated lines are joined with ", ", as Node joins them.
+ */
 const headerOf = (request: HttpServerRequest): string | ReadonlyArray<string> | undefined =>
-  request instanceof NodeHttpIncomingMessage ? request.source.headers[name] : request.headers[name]
+  request instanceof NodeHttpIncomingMessage ? fromRaw(request.source.rawHeaders) : request.headers[name]
+
+const fromRaw = (raw: ReadonlyArray<string>): string | undefined => {
+  let value: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i] as string
+    if (key.length === name.length && key.toLowerCase() === name) {
+      const line = raw[i + 1] as string
+      value = value === undefined ? line : `${value}, ${line}`
+    }
+  }
+  return value
+}
 
 /**
  * middleware — runs `handler` under the request's `x-request-timeout-ms` deadline (see the module comment for the
@@ -72,8 +88,8 @@ const headerOf = (request: HttpServerRequest): string | ReadonlyArray<string> | 
  * `middleware`).
  *
  * Hot path: called once per request on every route. Without the header it adds one step (`withFiber`), one context
- * lookup and one property read — no fiber, no timer, no span, no allocation: ~0.1 µs measured in-process, against
- * ~35 µs of CPU per `/healthz` request. With it, one `RequestContext` value and one timeout (`Effect.timeoutOrElse`:
+ * lookup and a scan of Node's `rawHeaders` — no fiber, no timer, no span, no allocation, and Node's lazily built
+ * `headers` object stays unbuilt. With it, one `RequestContext` value and one timeout (`Effect.timeoutOrElse`:
  * the handler runs in a fiber raced against the timer's). The 400 and 504 are answers, not failures: nothing is
  * logged, and the route's observer counts them.
  */
