@@ -3,12 +3,10 @@
  * way out, TryLock, FIFO hand-off, interrupted waiters, no reentrancy.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Latch, Option, Ref } from "effect"
+import { Effect, Fiber, Latch, Option, Ref } from "effect"
 import * as Mutex from "../src/services/Mutex.ts"
+import { endings, settle } from "./support/endings.ts"
 import { verifyNone } from "./support/goleak.ts"
-
-/** lets every runnable fiber run `n` times over */
-const settle = (n = 10) => Effect.forEach(Array.from({ length: n }), () => Effect.yieldNow, { discard: true })
 
 describe("Mutex", () => {
   const exclusion: ReadonlyArray<{
@@ -43,21 +41,7 @@ describe("Mutex", () => {
     )
   }
 
-  const exits: ReadonlyArray<{
-    readonly name: string
-    readonly body: Effect.Effect<string, string>
-    readonly check: (exit: Exit.Exit<string, string>) => boolean
-  }> = [
-    { name: "success", body: Effect.succeed("ok"), check: (exit) => Exit.isSuccess(exit) && exit.value === "ok" },
-    { name: "failure", body: Effect.fail("boom"), check: (exit) => Exit.isFailure(exit) && Cause.hasFails(exit.cause) },
-    { name: "defect", body: Effect.die("bug"), check: (exit) => Exit.isFailure(exit) && Cause.hasDies(exit.cause) },
-    {
-      name: "interruption",
-      body: Effect.interrupt,
-      check: (exit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-    }
-  ]
-  for (const c of exits) {
+  for (const c of endings) {
     it.effect(`withLock releases the lock on ${c.name}`, () =>
       verifyNone(
         Effect.gen(function* () {

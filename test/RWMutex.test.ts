@@ -5,12 +5,10 @@
  * Effect's TxReentrantLock lacks the writer preference — the reason this module exists.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Latch, Option, TxReentrantLock } from "effect"
+import { Effect, Fiber, Latch, Option, TxReentrantLock } from "effect"
 import * as RWMutex from "../src/services/RWMutex.ts"
+import { endings, settle } from "./support/endings.ts"
 import { verifyNone } from "./support/goleak.ts"
-
-/** lets every runnable fiber run `n` times over */
-const settle = (n = 10) => Effect.forEach(Array.from({ length: n }), () => Effect.yieldNow, { discard: true })
 
 /** a log of who entered and left, and a critical section that records itself and waits for `hold` (or yields) */
 const makeLog = () => {
@@ -221,26 +219,12 @@ describe("RWMutex", () => {
     )
   )
 
-  const outcomes: ReadonlyArray<{
-    readonly name: string
-    readonly body: Effect.Effect<string, string>
-    readonly check: (exit: Exit.Exit<string, string>) => boolean
-  }> = [
-    { name: "success", body: Effect.succeed("ok"), check: (exit) => Exit.isSuccess(exit) && exit.value === "ok" },
-    { name: "failure", body: Effect.fail("boom"), check: (exit) => Exit.isFailure(exit) && Cause.hasFails(exit.cause) },
-    { name: "defect", body: Effect.die("bug"), check: (exit) => Exit.isFailure(exit) && Cause.hasDies(exit.cause) },
-    {
-      name: "interruption",
-      body: Effect.interrupt,
-      check: (exit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-    }
-  ]
   const modes = [
     { name: "withReadLock", run: RWMutex.withReadLock },
     { name: "withWriteLock", run: RWMutex.withWriteLock }
   ] as const
   for (const mode of modes) {
-    for (const c of outcomes) {
+    for (const c of endings) {
       it.effect(`${mode.name} releases the lock on ${c.name}`, () =>
         verifyNone(
           Effect.gen(function* () {
