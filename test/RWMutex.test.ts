@@ -25,6 +25,29 @@ const makeLog = () => {
 /** true when the lock is free: a write lock is available right now */
 const isFree = (rw: RWMutex.RWMutex) => Effect.map(RWMutex.tryWriteLock(rw, Effect.void), Option.isSome)
 
+/** the lock, as its read and write guards */
+interface Guards {
+  readonly read: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly write: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+const guardsOf = (rw: RWMutex.RWMutex): Guards => ({ read: RWMutex.withReadLock(rw), write: RWMutex.withWriteLock(rw) })
+
+/**
+ * readerWriterReader — reader r1 holds the lock (until `hold` opens), writer w asks for it, then reader r2 does; all
+ * three have run as far as they can when this returns.
+ */
+const readerWriterReader = (lock: Guards) =>
+  Effect.gen(function* () {
+    const { log, section } = makeLog()
+    const hold = yield* Latch.make(false)
+    const r1 = yield* Effect.forkChild(lock.read(section("r1", hold)), { startImmediately: true })
+    const w = yield* Effect.forkChild(lock.write(section("w")), { startImmediately: true })
+    const r2 = yield* Effect.forkChild(lock.read(section("r2")), { startImmediately: true })
+    yield* settle()
+    return { log, hold, r1, w, r2 }
+  })
+
 describe("RWMutex", () => {
   it.effect("readers hold the lock together", () =>
     verifyNone(
@@ -76,17 +99,14 @@ describe("RWMutex", () => {
   /** a reader holds the lock, a writer waits, then a second reader arrives: who goes first? */
   const writerPreference: ReadonlyArray<{
     readonly name: string
-    readonly make: Effect.Effect<{
-      readonly read: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-      readonly write: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    }>
+    readonly make: Effect.Effect<Guards>
     /** the log once the writer waits, then once all are done */
     readonly waiting: ReadonlyArray<string>
     readonly done: ReadonlyArray<string>
   }> = [
     {
       name: "RWMutex: a waiting writer blocks new readers — the reader that came after it runs after it",
-      make: Effect.map(RWMutex.make(), (rw) => ({ read: RWMutex.withReadLock(rw), write: RWMutex.withWriteLock(rw) })),
+      make: Effect.map(RWMutex.make(), guardsOf),
       waiting: ["r1 in"], // r2 waits although only a reader holds the lock
       done: ["r1 in", "r1 out", "w in", "w out", "r2 in", "r2 out"]
     },
@@ -104,13 +124,7 @@ describe("RWMutex", () => {
     it.effect(c.name, () =>
       verifyNone(
         Effect.gen(function* () {
-          const lock = yield* c.make
-          const { log, section } = makeLog()
-          const hold = yield* Latch.make(false)
-          const r1 = yield* Effect.forkChild(lock.read(section("r1", hold)), { startImmediately: true })
-          const w = yield* Effect.forkChild(lock.write(section("w")), { startImmediately: true })
-          const r2 = yield* Effect.forkChild(lock.read(section("r2")), { startImmediately: true })
-          yield* settle()
+          const { log, hold, r1, w, r2 } = yield* readerWriterReader(yield* c.make)
           expect(log).toStrictEqual(c.waiting)
           yield* hold.open
           yield* Fiber.joinAll([r1, w, r2])
@@ -175,12 +189,7 @@ describe("RWMutex", () => {
     verifyNone(
       Effect.gen(function* () {
         const rw = yield* RWMutex.make()
-        const { log, section } = makeLog()
-        const hold = yield* Latch.make(false)
-        const r1 = yield* Effect.forkChild(RWMutex.withReadLock(rw, section("r1", hold)), { startImmediately: true })
-        const w = yield* Effect.forkChild(RWMutex.withWriteLock(rw, section("w")), { startImmediately: true })
-        const r2 = yield* Effect.forkChild(RWMutex.withReadLock(rw, section("r2")), { startImmediately: true })
-        yield* settle()
+        const { log, hold, r1, w, r2 } = yield* readerWriterReader(guardsOf(rw))
         yield* Fiber.interrupt(w)
         yield* Fiber.join(r2)
         expect(log).toStrictEqual(["r1 in", "r2 in", "r2 out"]) // r2 ran beside r1, once w gave up
@@ -196,12 +205,7 @@ describe("RWMutex", () => {
     verifyNone(
       Effect.gen(function* () {
         const rw = yield* RWMutex.make()
-        const { log, section } = makeLog()
-        const hold = yield* Latch.make(false)
-        const r1 = yield* Effect.forkChild(RWMutex.withReadLock(rw, section("r1", hold)), { startImmediately: true })
-        const w = yield* Effect.forkChild(RWMutex.withWriteLock(rw, section("w")), { startImmediately: true })
-        const r2 = yield* Effect.forkChild(RWMutex.withReadLock(rw, section("r2")), { startImmediately: true })
-        yield* settle()
+        const { log, hold, r1, w, r2 } = yield* readerWriterReader(guardsOf(rw))
         yield* Fiber.interrupt(r2)
         yield* settle()
         expect(log).toStrictEqual(["r1 in"]) // the writer still waits for r1: r2 left without a read lock to give back
