@@ -8,7 +8,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import * as DeadlineHeader from "../services/DeadlineHeader.ts"
+import * as DeadlineHeader from "../toolkit/DeadlineHeader.ts"
 import * as GracefulHttpServer from "./GracefulHttpServer.ts"
 import { health, notFoundRoute, route } from "./Routes.ts"
 

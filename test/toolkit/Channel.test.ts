@@ -6,8 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Random, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import * as Channel from "../src/services/Channel.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as Channel from "../../src/toolkit/Channel.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 /** yields — lets every runnable fiber run `n` times over. */
 const yields = (n = 5) => Effect.forEach(Array.from({ length: n }), () => Effect.yieldNow, { discard: true })

@@ -5,8 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber } from "effect"
-import * as Once from "../src/services/Once.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as Once from "../../src/toolkit/Once.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 class InitError extends Data.TaggedError("InitError")<{ readonly reason: string }> {}
 

@@ -12,9 +12,9 @@
  * `Channel.receiveAll`) — the throughput the toolkit benchmark measures.
  */
 import { Effect, Option, type Scope, Stream } from "effect"
-import * as Channel from "../services/Channel.ts"
-import * as ErrGroup from "../services/ErrGroup.ts"
-import * as WaitGroup from "../services/WaitGroup.ts"
+import * as Channel from "../Channel.ts"
+import * as ErrGroup from "../ErrGroup.ts"
+import * as WaitGroup from "../WaitGroup.ts"
 
 /** Group — the pipeline's stages: a failing send (`ChannelClosed`) is the only failure they can have. */
 export type Group = ErrGroup.ErrGroup<Channel.ChannelClosed>

@@ -10,12 +10,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
-import * as DeadlineHeader from "../src/services/DeadlineHeader.ts"
-import * as RequestContext from "../src/services/RequestContext.ts"
-import { UpstreamClient } from "../src/services/UpstreamClient.ts"
-import { verifyNone } from "./support/goleak.ts"
-import { connect, realSleep, within } from "./support/http-client.ts"
-import { listenScoped, serve } from "./support/request-server.ts"
+import * as DeadlineHeader from "../../src/toolkit/DeadlineHeader.ts"
+import * as RequestContext from "../../src/toolkit/RequestContext.ts"
+import { UpstreamClient } from "../../src/toolkit/UpstreamClient.ts"
+import { verifyNone } from "../support/goleak.ts"
+import { connect, realSleep, within } from "../support/http-client.ts"
+import { listenScoped, serve } from "../support/request-server.ts"
 
 /** Upstream — a test server that records what it received. */
 interface Upstream {

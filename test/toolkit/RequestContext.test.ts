@@ -9,11 +9,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
-import * as DeadlineHeader from "../src/services/DeadlineHeader.ts"
-import * as RequestContext from "../src/services/RequestContext.ts"
-import { verifyNone } from "./support/goleak.ts"
-import { connect, within } from "./support/http-client.ts"
-import { serve } from "./support/request-server.ts"
+import * as DeadlineHeader from "../../src/toolkit/DeadlineHeader.ts"
+import * as RequestContext from "../../src/toolkit/RequestContext.ts"
+import { verifyNone } from "../support/goleak.ts"
+import { connect, within } from "../support/http-client.ts"
+import { serve } from "../support/request-server.ts"
 
 /** a request-scoped value of the tests (Go: a `ctx.Value` key) */
 const RequestId = Context.Reference<string>("test/RequestId", { defaultValue: () => "-" })

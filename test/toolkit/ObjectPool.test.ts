@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber } from "effect"
-import * as ObjectPool from "../src/services/ObjectPool.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as ObjectPool from "../../src/toolkit/ObjectPool.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 /** pooled objects: `id` says which `new()` call made it; `data` is what its user wrote into it */
 interface Buffer {

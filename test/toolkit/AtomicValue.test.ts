@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Latch, Option } from "effect"
-import * as AtomicValue from "../src/services/AtomicValue.ts"
-import * as Mutex from "../src/services/Mutex.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as AtomicValue from "../../src/toolkit/AtomicValue.ts"
+import * as Mutex from "../../src/toolkit/Mutex.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 type Op<A> =
   | { readonly load: A }

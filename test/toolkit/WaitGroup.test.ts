@@ -5,8 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
-import * as WaitGroup from "../src/services/WaitGroup.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as WaitGroup from "../../src/toolkit/WaitGroup.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 interface Case {
   readonly name: string

@@ -14,8 +14,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Random } from "effect"
 import fc from "fast-check"
-import * as Channel from "../src/services/Channel.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as Channel from "../../src/toolkit/Channel.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 type Where = "main" | "side"
 

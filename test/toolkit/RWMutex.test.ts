@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Latch, Option, TxReentrantLock } from "effect"
-import * as RWMutex from "../src/services/RWMutex.ts"
-import { endings, settle } from "./support/endings.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as RWMutex from "../../src/toolkit/RWMutex.ts"
+import { endings, settle } from "../support/endings.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 /** a log of who entered and left, and a critical section that records itself and waits for `hold` (or yields) */
 const makeLog = () => {

@@ -12,9 +12,9 @@
 import { Worker } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Ref, type Scope } from "effect"
-import * as Mutex from "../src/services/Mutex.ts"
-import { type Job, Slot } from "./support/atomics-worker.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as Mutex from "../../src/toolkit/Mutex.ts"
+import { type Job, Slot } from "../support/atomics-worker.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 const N = 50
 
@@ -82,7 +82,7 @@ const startWorker = (job: Omit<Job, "kind">): Effect.Effect<Effect.Effect<void, 
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         const workerData: Job = { kind: "atomics-worker", ...job }
-        const worker = new Worker(new URL("./support/atomics-worker.ts", import.meta.url), { workerData })
+        const worker = new Worker(new URL("../support/atomics-worker.ts", import.meta.url), { workerData })
         worker.once("message", () => Deferred.doneUnsafe(done, Exit.void))
         worker.once("error", (error) => Deferred.doneUnsafe(done, Exit.fail(error)))
         return worker

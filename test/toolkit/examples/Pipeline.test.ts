@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Latch, Stream } from "effect"
-import * as Pipeline from "../../src/examples/Pipeline.ts"
-import * as Channel from "../../src/services/Channel.ts"
-import * as ErrGroup from "../../src/services/ErrGroup.ts"
-import { verifyNone } from "../support/goleak.ts"
+import * as Channel from "../../../src/toolkit/Channel.ts"
+import * as ErrGroup from "../../../src/toolkit/ErrGroup.ts"
+import * as Pipeline from "../../../src/toolkit/examples/Pipeline.ts"
+import { verifyNone } from "../../support/goleak.ts"
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 /** Σ k² for k = 1..n */

@@ -6,8 +6,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Latch, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import * as ErrGroup from "../src/services/ErrGroup.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as ErrGroup from "../../src/toolkit/ErrGroup.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 class TaskError extends Data.TaggedError("TaskError")<{ readonly id: string }> {}
 class OtherError extends Data.TaggedError("OtherError")<{ readonly code: number }> {}

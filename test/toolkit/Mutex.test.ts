@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Latch, Option, Ref } from "effect"
-import * as Mutex from "../src/services/Mutex.ts"
-import { endings, settle } from "./support/endings.ts"
-import { verifyNone } from "./support/goleak.ts"
+import * as Mutex from "../../src/toolkit/Mutex.ts"
+import { endings, settle } from "../support/endings.ts"
+import { verifyNone } from "../support/goleak.ts"
 
 describe("Mutex", () => {
   const exclusion: ReadonlyArray<{
