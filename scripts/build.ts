@@ -21,6 +21,8 @@ await build({
   minifyWhitespace: true,
   sourcemap: "linked",
   legalComments: "none",
+  // `ws` (WebSocket upgrades) is CommonJS and `require`s Node's built-ins: give the ESM bundle a `require`.
+  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
   logLevel: "warning"
 })
 

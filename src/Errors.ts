@@ -1,58 +1,40 @@
 /**
- * Errors — the reasons a member of the group ends, and the failures that stop start-up.
+ * Errors — the reasons this service's members end the group, and the failures that stop start-up.
  *
- * Every member of the group ends by *failing* with one of these (Go's errgroup cancels on the first non-nil error,
- * and oklog/run stops on the first actor to return): `Effect.all` in fail-fast mode then interrupts the others. The
- * first reason is kept and decides the exit code — see `exitCodeOf` in `Main.ts`:
+ * A member ends the group by failing (Go's errgroup cancels on the first non-nil error; oklog/run stops on the first
+ * actor to return). Any tagged error can be a member's reason; its exit code is Effect's own marker
+ * `[Runtime.errorExitCode]` when it has one (what `NodeRuntime.runMain` reads too), and 1 otherwise — see `Group`.
  *
- * | reason               | meaning                                              | exit |
- * |----------------------|------------------------------------------------------|------|
- * | `SignalReceived`     | SIGINT or SIGTERM: a graceful stop was asked         | 0    |
- * | `ShutdownRequested`  | `POST /shutdown` on the admin server                 | 0    |
- * | `ServeError`         | a server could not listen, or failed while serving   | 1    |
- * | `ConfigInvalid`      | an environment variable has an invalid value         | 1    |
- * | `ProcessFault`       | `uncaughtException` / `unhandledRejection`           | 1    |
- * | (a defect)           | a member died                                        | 1    |
+ * | reason               | meaning                                                          | exit |
+ * |----------------------|------------------------------------------------------------------|------|
+ * | `SignalReceived`     | SIGINT or SIGTERM: a graceful stop was asked                     | 0    |
+ * | `ShutdownRequested`  | `POST /shutdown` on the admin server                             | 0    |
+ * | `ListenError`        | a server could not bind, or its listener failed (`src/http`)     | 1    |
+ * | `ConfigInvalid`      | an environment variable has an invalid value                     | 1    |
+ * | `ProcessFault`       | `uncaughtException` / `unhandledRejection`                       | 1    |
+ * | any other error      | a member of yours failed: its marker, or 1                       | 1    |
+ * | (a defect)           | a member died                                                    | 1    |
+ * A budget that runs out turns any of these into 2.
  */
-import { Data } from "effect"
+import { Data, Runtime } from "effect"
 
-/** SignalReceived — a termination signal (SIGINT or SIGTERM) arrived; the group stops gracefully. */
+/** SignalReceived — a termination signal (SIGINT or SIGTERM) arrived; the group stops gracefully (exit 0). */
 export class SignalReceived extends Data.TaggedError("SignalReceived")<{ readonly signal: string }> {
+  override readonly [Runtime.errorExitCode] = 0
   override get message() {
     return `received ${this.signal}`
   }
 }
 
-/** ShutdownRequested — someone asked for a graceful stop (the admin server's `POST /shutdown`). */
+/** ShutdownRequested — someone asked for a graceful stop (the admin server's `POST /shutdown`; exit 0). */
 export class ShutdownRequested extends Data.TaggedError("ShutdownRequested")<{ readonly source: string }> {
+  override readonly [Runtime.errorExitCode] = 0
   override get message() {
     return `shutdown requested by ${this.source}`
   }
 }
 
-/**
- * ServeError — a server could not bind (`EADDRINUSE`, `EACCES`, …) or its listener failed later. The message names
- * the server, the address and Node's reason, so "port taken" never surfaces as "interrupted".
- */
-export class ServeError extends Data.TaggedError("ServeError")<{
-  readonly server: string
-  readonly host: string
-  readonly port: number
-  readonly cause: unknown
-}> {
-  override get message() {
-    const code = (this.cause as { code?: unknown } | undefined)?.code
-    const reason =
-      code === "EADDRINUSE"
-        ? "address already in use"
-        : code === "EACCES"
-          ? "permission denied"
-          : String((this.cause as Error | undefined)?.message ?? this.cause)
-    return `${this.server} server cannot listen on ${this.host}:${this.port}: ${reason}`
-  }
-}
-
-/** ConfigInvalid — an environment variable could not be read; names the variable and the value given. */
+/** ConfigInvalid — an environment variable could not be read; names the variable and the value given (exit 1). */
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly variable: string
   readonly value: string | undefined
@@ -63,7 +45,7 @@ export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   }
 }
 
-/** ProcessFault — the process reported an `uncaughtException` or `unhandledRejection`. */
+/** ProcessFault — the process reported an `uncaughtException` or `unhandledRejection` (exit 1). */
 export class ProcessFault extends Data.TaggedError("ProcessFault")<{
   readonly kind: "uncaughtException" | "unhandledRejection"
   readonly cause: unknown
@@ -73,6 +55,3 @@ export class ProcessFault extends Data.TaggedError("ProcessFault")<{
     return `${this.kind}: ${detail}`
   }
 }
-
-/** MemberExit — every way a member can end the group. */
-export type MemberExit = SignalReceived | ShutdownRequested | ServeError | ProcessFault

@@ -4,14 +4,16 @@
  * - The program's `Stop` carries the exit code (see `Group`): 0 graceful, 1 a member failed, 2 forced.
  * - A failure before the group starts (invalid configuration, a port that cannot be bound) prints one line naming
  *   the cause — the variable and its value, or the address and Node's reason — and exits 1.
- * - `Teardown` is provided here with `process.exit`: a second signal or a hung shutdown ends the process with 2 from
- *   inside.
+ * - `Teardown` is provided here with `process.exit`: a second signal (see `Signals`) ends the process with 2 from
+ *   inside, and so does a shutdown still running one second after its budget (finalizers that hang): once the
+ *   lifecycle starts stopping, a watchdog waits for budget + 1 s, then forces.
  * - A broken stdout (EPIPE: the log reader went away) loses logs, not the service.
  * This is the only place that calls `process.exit`; nothing else in the service ends the process.
  */
-import { Cause, Effect, Layer } from "effect"
+import { Cause, Duration, Effect, Layer } from "effect"
 import type { Stop } from "./Group.ts"
 import * as Logging from "./Logging.ts"
+import { Lifecycle } from "./services/Lifecycle.ts"
 import { Teardown } from "./services/Teardown.ts"
 
 /** Main.exitCodeOfFailure — a failure before or outside the group. */
@@ -35,6 +37,18 @@ export const toExitCode = <E, R>(program: Effect.Effect<Stop, E, R>): Effect.Eff
     Effect.tap((exitCode) => Effect.logInfo(`exiting with code ${exitCode}`).pipe(Effect.annotateLogs({ exitCode })))
   )
 
+/** Extra time for forcing and the finalizers after the budget, before the watchdog ends the process anyway. */
+const hardStopSlack = Duration.seconds(1)
+
+/** Main.watchdog — once a shutdown begins, forces exit 2 if it is still running one second after its budget. */
+export const watchdog: Effect.Effect<void, never, Teardown> = Effect.gen(function* () {
+  const lifecycle = yield* Lifecycle.current
+  const teardown = yield* Teardown
+  const { budget } = yield* lifecycle.stopping
+  yield* Effect.sleep(Duration.sum(budget, hardStopSlack))
+  yield* teardown.force("shutdown budget exhausted and finalizers still running: forcing exit")
+})
+
 /** Main.run — runs `program` as the process; exits when it ends (or when `Teardown` forces it). */
 export const run = <E>(program: Effect.Effect<Stop, E, Teardown>): void => {
   // A fiber waiting on a signal holds no Node handle: keep the event loop alive until the program ends.
@@ -43,7 +57,8 @@ export const run = <E>(program: Effect.Effect<Stop, E, Teardown>): void => {
   // listener Node would turn the stream's error into an uncaught exception.
   process.stdout.on("error", () => {})
   const fiber = Effect.runFork(
-    toExitCode(program).pipe(
+    Effect.forkDetach(watchdog).pipe(
+      Effect.andThen(toExitCode(program)),
       Effect.provide(
         Layer.merge(
           Teardown.layerWith((code) => process.exit(code)),

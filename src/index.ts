@@ -1,27 +1,31 @@
 /**
- * What another Effect application imports to embed this service's lifecycle: the members (scoped layers), the
- * group runner, the shutdown coordinator, and the building blocks they are made of — and the Go toolkit
- * (`ErrGroup`, `Channel`, `Mutex`, …, request deadlines), each a module used as `ErrGroup.make(…)`.
+ * What another Effect application imports:
+ * - `GracefulHttpServer` — the drop-in for `NodeHttpServer.layer` whose shutdown loses no request, with `Health`
+ *   (liveness/readiness routes), `RequestMetrics` and the `Lifecycle` they share (readiness checks, shutdown hooks);
+ * - the service's own lifecycle pieces: `Group` (errgroup for members), `Main` (the process runner), the members
+ *   (`ApiServer`, `AdminServer`, `Signals`, `ProcessFaults`) and their configuration;
+ * - the Go toolkit (`ErrGroup`, `Channel`, `Mutex`, …, request deadlines), each a module used as `ErrGroup.make(…)`.
  */
 
 export * from "./Errors.ts"
 export * as Group from "./Group.ts"
+export * as ConnectionTracker from "./http/ConnectionTracker.ts"
+export * as GracefulHttpServer from "./http/GracefulHttpServer.ts"
+export * as Health from "./http/Health.ts"
+export { ListenError } from "./http/ListenError.ts"
+export * as RequestMetrics from "./http/RequestMetrics.ts"
 export * as Logging from "./Logging.ts"
 export { AdminServer } from "./layers/AdminServer.ts"
 export { ApiServer } from "./layers/ApiServer.ts"
-export * as ConnectionTracker from "./layers/ConnectionTracker.ts"
-export * as GracefulHttpServer from "./layers/GracefulHttpServer.ts"
+export * as HttpMember from "./layers/HttpMember.ts"
 export { ProcessFaults } from "./layers/ProcessFaults.ts"
-export * as RequestHandler from "./layers/RequestHandler.ts"
-export * as ResponseWriter from "./layers/ResponseWriter.ts"
-export * as Routes from "./layers/Routes.ts"
-export { ServerRequest } from "./layers/ServerRequest.ts"
 export { type SignalName, Signals } from "./layers/Signals.ts"
 export * as Main from "./Main.ts"
 export { AppConfig, type AppConfigValues } from "./services/AppConfig.ts"
 export { FiberDump } from "./services/FiberDump.ts"
-export { type Drainable, Lifecycle } from "./services/Lifecycle.ts"
+export { type Drainable, Lifecycle, type Outcome, type Phase } from "./services/Lifecycle.ts"
 export * as Metrics from "./services/Metrics.ts"
+export * as Readiness from "./services/Readiness.ts"
 export { Teardown } from "./services/Teardown.ts"
 export * as AtomicValue from "./toolkit/AtomicValue.ts"
 export * as Channel from "./toolkit/Channel.ts"

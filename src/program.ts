@@ -11,7 +11,6 @@ import { ProcessFaults } from "./layers/ProcessFaults.ts"
 import { Signals } from "./layers/Signals.ts"
 import * as Main from "./Main.ts"
 import { AppConfig } from "./services/AppConfig.ts"
-import { Lifecycle } from "./services/Lifecycle.ts"
 
 Group.run({
   signals: Signals.member,
@@ -21,7 +20,6 @@ Group.run({
 }).pipe(
   Effect.provide(
     Layer.mergeAll(ApiServer.layer, AdminServer.layer, ProcessFaults.layer).pipe(
-      Layer.provideMerge(Lifecycle.layer),
       Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer))
     )
   ),

@@ -7,10 +7,15 @@
  * `layerTest` registers nothing: a test delivers a signal with `Signals.emit`, like oklog/run's injected signal
  * channel.
  *
- * Received signals queue up in arrival order (unbounded, nothing is dropped) and are taken with `next`.
+ * Received signals queue up in arrival order (unbounded, nothing is dropped) and are taken with `next` — except a
+ * termination signal that arrives once the service is already stopping (a second SIGINT/SIGTERM, or the first one
+ * after `POST /shutdown` or a failure began the shutdown): that one ends the process at once through
+ * `Teardown.force` (exit 2, one log line). A SIGHUP during shutdown is logged and ignored.
  */
 import { Context, Effect, Layer, Queue } from "effect"
 import { SignalReceived } from "../Errors.ts"
+import { Lifecycle } from "../services/Lifecycle.ts"
+import { Teardown } from "../services/Teardown.ts"
 
 /** Signals.Name — the signals this service listens to. */
 export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP"
@@ -23,27 +28,36 @@ export const isTermination = (signal: SignalName): boolean => signal !== "SIGHUP
 
 const make = (register: boolean) =>
   Effect.gen(function* () {
+    const teardown = yield* Teardown
+    const lifecycle = yield* Lifecycle.current
     const queue = yield* Queue.unbounded<SignalName>()
+    let terminations = 0
+    const deliver = (signal: SignalName) =>
+      Effect.suspend(() => {
+        const stopping = lifecycle.phase() === "stopping"
+        if (isTermination(signal) && (terminations++ > 0 || stopping)) {
+          return teardown.force(`received ${signal} during shutdown: forcing exit`)
+        }
+        if (stopping) return Effect.logInfo(`received ${signal} during shutdown: ignored`)
+        return Queue.offer(queue, signal).pipe(Effect.asVoid)
+      })
     if (register) {
+      const run = Effect.runForkWith(yield* Effect.context<never>())
       yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const handlers = names.map((name) => {
-            const handler = () => Queue.offerUnsafe(queue, name)
+        Effect.sync(() =>
+          names.map((name) => {
+            const handler = () => void run(deliver(name))
             process.on(name, handler)
             return [name, handler] as const
           })
-          return handlers
-        }),
+        ),
         (handlers) =>
           Effect.sync(() => {
             for (const [name, handler] of handlers) process.off(name, handler)
           })
       )
     }
-    return Signals.of({
-      next: Queue.take(queue),
-      emit: (signal) => Queue.offer(queue, signal).pipe(Effect.asVoid)
-    })
+    return Signals.of({ next: Queue.take(queue), emit: deliver })
   })
 
 /** Signals — the signals delivered to this process. */
@@ -52,14 +66,14 @@ export class Signals extends Context.Service<
   {
     /** Signals.next — waits for the next received signal (in arrival order). */
     readonly next: Effect.Effect<SignalName>
-    /** Signals.emit — delivers a signal as if the process had received it. */
+    /** Signals.emit — delivers a signal as if the process had received it (a late termination forces exit). */
     readonly emit: (signal: SignalName) => Effect.Effect<void>
   }
 >()("lifecycle/Signals") {
   /** Signals.layer — listens to the real process signals while the layer is alive. */
-  static readonly layer: Layer.Layer<Signals> = Layer.effect(Signals, make(true))
+  static readonly layer: Layer.Layer<Signals, never, Teardown> = Layer.effect(Signals, make(true))
   /** Signals.layerTest — no process handlers; signals arrive only through `emit`. */
-  static readonly layerTest: Layer.Layer<Signals> = Layer.effect(Signals, make(false))
+  static readonly layerTest: Layer.Layer<Signals, never, Teardown> = Layer.effect(Signals, make(false))
 
   /**
    * Signals.member — the signal listener's part in the group: fails with `SignalReceived` on the first SIGINT or

@@ -1,171 +1,220 @@
 /**
- * Lifecycle — readiness and the graceful-shutdown sequence, shared by every member of the group.
+ * Lifecycle — readiness and the one graceful shutdown of a process, shared by every graceful HTTP server in it.
  *
- * Phases, in order, all inside one budget (`SHUTDOWN_TIMEOUT`) that starts when `shutdown` is called:
- * 1. unready   — `isReady()` turns false at once (both servers' `/readyz` answer 503), then `SHUTDOWN_DELAY` passes
- *                while the listeners still accept and serve, so load balancers can take the instance out;
- * 2. stop      — every registered listener closes: new connections are refused;
- * 3. drain     — in-flight requests finish; connections close (see `ConnectionTracker`); over when the last is gone;
- * 4. release   — the members' finalizers run when the layers are released (logged by this layer's own finalizer,
- *                which runs last because every member depends on it).
- * Budget exhausted during 1–3: every registered listener is forced (running requests are interrupted and answered
- * 503 when nothing was written yet; remaining sockets destroyed) and the outcome is `forced`. A termination signal
- * during shutdown, or the budget running out while finalizers still hang, ends the process through `Teardown.force`
- * (exit 2) — the only way out that does not return through the group.
+ * Servers register once they are bound (`GracefulHttpServer` does it) and leave when their scope is released. The
+ * first `shutdown` — a server's scope closing, or the group ending — starts the process's shutdown, which covers
+ * every registered server under one budget (the largest `budget` of them, counted from that first call):
+ * 1. unready   — `isReady()` turns false at once (`/readyz` answers 503); the `beforeDrain` hooks run, in declared
+ *                order; then the shutdown delay (the largest of the servers') passes while every server still accepts
+ *                and serves, so load balancers can take the instance out;
+ * 2. stop      — every server stops accepting: new connections are refused;
+ * 3. drain     — in-flight requests finish and connections close (see `ConnectionTracker`); over when the last
+ *                connection of the last server is gone; then the `afterDrain` hooks run, in declared order;
+ * 4. release   — the servers' scopes finish closing; logged when the last server has left.
+ * Two servers drain together and never wait for two delays, whichever scope closes first and in whatever order.
+ * When the budget runs out during 1–3, every server is forced (requests still running are interrupted and answered
+ * 503, sockets destroyed) and the outcome is `drained: false`. Every phase and hook is logged with its duration and
+ * recorded in `shutdown_phase_seconds`.
+ *
+ * The lifecycle in use is the one provided as `Lifecycle` (`Lifecycle.layer`: a fresh one, e.g. per test) or else the
+ * process's own (`Lifecycle.current`). Once every server of a finished shutdown has left, the lifecycle is back to
+ * `idle` and serves the next start (in-process restarts, tests).
  */
-import { Clock, Context, Deferred, Duration, Effect, Layer, Metric } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, type Scope } from "effect"
 import { ShutdownRequested } from "../Errors.ts"
-import { isTermination, Signals } from "../layers/Signals.ts"
-import { AppConfig } from "./AppConfig.ts"
-import { shutdownPhaseSeconds } from "./Metrics.ts"
-import { Teardown } from "./Teardown.ts"
+import * as Readiness from "./Readiness.ts"
+import * as ShutdownSequence from "./ShutdownSequence.ts"
 
-/** Lifecycle.Phase — where the process is: readiness is true only while `serving`. */
-export type Phase = "starting" | "serving" | "stopping"
+/** Lifecycle.Phase — `serving` once a server is registered; `stopping` from the first `shutdown` until all left. */
+export type Phase = "idle" | "serving" | "stopping"
 
-/** Lifecycle.Drainable — a listener that takes part in phases 2 and 3 (registered by each server). */
-export interface Drainable {
-  readonly name: string
-  /** stop accepting and begin the drain; returns at once */
-  readonly beginDrain: Effect.Effect<void>
-  /** completes when the listener's last connection is gone */
-  readonly awaitDrained: Effect.Effect<void>
-  /**
-   * the budget is gone: stop accepting if phase 2 was never reached (the budget can run out during SHUTDOWN_DELAY),
-   * interrupt running requests, destroy remaining sockets
-   */
-  readonly force: Effect.Effect<void>
+/** Lifecycle.Drainable — a server's part in the shutdown (registered by `GracefulHttpServer` once bound). */
+export type Drainable = ShutdownSequence.Drainable
+
+/** Lifecycle.Outcome — how a shutdown ended: `drained` is false when the budget ran out and servers were forced. */
+export type Outcome = ShutdownSequence.Outcome
+
+/** Lifecycle.Stopping — a shutdown that has begun: why, and the budget it runs under. */
+export interface Stopping {
+  readonly reason: string
+  readonly budget: Duration.Duration
 }
 
-/** Lifecycle.Outcome — how phases 1–3 ended. */
-export interface Outcome {
-  readonly drained: boolean
-}
+/** the budget when no server is registered (NodeHttpServer's default `gracefulShutdownTimeout`) */
+const defaultBudget = Duration.seconds(20)
 
-/** Extra time for `force` and the finalizers after the budget, before `Teardown.force` ends the process anyway. */
-const hardStopSlack = Duration.seconds(1)
+/** Lifecycle.make — a lifecycle of its own, idle. */
+export const make = (): Lifecycle["Service"] => {
+  const servers = new Set<Drainable>()
+  const readiness = Readiness.make()
+  const hooks: ShutdownSequence.Hooks = { beforeDrain: [], afterDrain: [] }
+  let episode: { readonly outcome: Deferred.Deferred<Outcome>; drainEnded: number | undefined } | undefined
+  let started = Deferred.makeUnsafe<Stopping>()
+  let requested = Deferred.makeUnsafe<never, ShutdownRequested>()
+  let last: Outcome | undefined
 
-const make = Effect.gen(function* () {
-  const config = yield* AppConfig
-  const signals = yield* Signals
-  const teardown = yield* Teardown
-  const scope = yield* Effect.scope
-  const requested = yield* Deferred.make<never, ShutdownRequested>()
-  const drainables: Array<Drainable> = []
-  let phase: Phase = "starting"
-  let drainEnded = 0
+  const phase = (): Phase => (episode !== undefined ? "stopping" : servers.size > 0 ? "serving" : "idle")
 
-  /** a finished phase: logged with its duration and recorded in `shutdown_phase_seconds` */
-  const phaseDone = (name: string, since: number) =>
-    Effect.gen(function* () {
-      const millis = (yield* Clock.currentTimeMillis) - since
-      yield* Metric.update(Metric.withAttributes(shutdownPhaseSeconds, { phase: name }), millis / 1000)
-      yield* Effect.logInfo(`shutdown phase ${name} done`).pipe(Effect.annotateLogs({ phase: name, millis }))
-    })
-
-  const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-    Effect.gen(function* () {
-      const start = yield* Clock.currentTimeMillis
-      const result = yield* effect
-      yield* phaseDone(name, start)
-      return result
-    })
-
-  const eachListener = (f: (d: Drainable) => Effect.Effect<void>) =>
-    Effect.forEach(drainables, f, { concurrency: "unbounded", discard: true })
-
-  /** After the first stop reason, any SIGINT/SIGTERM forces exit; SIGHUP is only logged. */
-  const watchSecondSignal = Effect.gen(function* () {
-    while (true) {
-      const signal = yield* signals.next
-      if (isTermination(signal)) return yield* teardown.force(`received ${signal} during shutdown: forcing exit`)
-      yield* Effect.logInfo(`received ${signal} during shutdown: ignored`)
-    }
-  })
-
-  const graceful = Effect.gen(function* () {
-    yield* timed("unready", Effect.sleep(config.shutdownDelay))
-    yield* timed(
-      "stop",
-      eachListener((d) => d.beginDrain)
-    )
-    yield* timed(
-      "drain",
-      eachListener((d) => d.awaitDrained)
-    )
-  })
-
-  const outcome = yield* Deferred.make<Outcome>()
-
-  const sequence = Effect.fn("Lifecycle.shutdown")(function* (reason: string) {
-    yield* Effect.logInfo(`shutting down: ${reason}`).pipe(
-      Effect.annotateLogs({ budgetMillis: Duration.toMillis(config.shutdownTimeout) })
-    )
-    // Both watchers live in this layer's scope, which is released last: they cover the release phase too.
-    yield* Effect.forkIn(watchSecondSignal, scope, { startImmediately: true })
-    yield* Effect.forkIn(
-      Effect.sleep(Duration.sum(config.shutdownTimeout, hardStopSlack)).pipe(
-        Effect.andThen(teardown.force("shutdown budget exhausted and finalizers still running: forcing exit"))
-      ),
-      scope,
-      { startImmediately: true }
-    )
-    const finished = yield* graceful.pipe(Effect.timeoutOption(config.shutdownTimeout))
-    const drained = finished._tag === "Some"
-    if (!drained) {
-      yield* Effect.logWarning("shutdown budget exhausted: interrupting requests and closing connections")
-      yield* timed(
-        "force",
-        eachListener((d) => d.force)
-      )
-    }
-    drainEnded = yield* Clock.currentTimeMillis
-    return { drained } satisfies Outcome
-  })
-
-  /** the first call runs the sequence; later calls wait for its outcome */
-  const shutdown = (reason: string) =>
+  /** the last server of a finished shutdown has left: log the release, back to idle */
+  const leave = (server: Drainable) =>
     Effect.suspend(() => {
-      if (phase === "stopping") return Deferred.await(outcome)
-      phase = "stopping"
-      return sequence(reason).pipe(Effect.tap((result) => Deferred.succeed(outcome, result)))
+      servers.delete(server)
+      const ended = episode?.drainEnded
+      if (servers.size > 0 || ended === undefined) return Effect.void
+      episode = undefined
+      started = Deferred.makeUnsafe()
+      requested = Deferred.makeUnsafe()
+      readiness.reset()
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.phaseDone("release", now - ended))
     })
 
-  yield* Effect.addFinalizer(() =>
-    Effect.suspend(() => (drainEnded === 0 ? Effect.void : phaseDone("release", drainEnded)))
-  )
+  const begin = (reason: string) =>
+    Effect.suspend(() => {
+      if (episode !== undefined) return Effect.succeed(episode.outcome)
+      const members = [...servers]
+      const budget = members.reduce((max, s) => Duration.max(max, s.budget), members.length > 0 ? Duration.zero : defaultBudget)
+      const shutdownDelay = members.reduce((max, s) => Duration.max(max, s.shutdownDelay), Duration.zero)
+      const current = { outcome: Deferred.makeUnsafe<Outcome>(), drainEnded: undefined as number | undefined }
+      episode = current
+      Deferred.doneUnsafe(started, Effect.succeed({ reason, budget }))
+      const run = ShutdownSequence.run({ reason, budget, shutdownDelay, servers: members, hooks }).pipe(
+        Effect.tap((outcome) =>
+          Effect.sync(() => {
+            last = outcome
+          })
+        ),
+        Effect.tap(() =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => {
+              current.drainEnded = now
+            })
+          )
+        ),
+        Effect.flatMap((outcome) => Deferred.succeed(current.outcome, outcome))
+      )
+      // Detached: whoever called first may be interrupted (a server's finalizer), the shutdown goes on.
+      return Effect.as(Effect.forkDetach(run, { startImmediately: true }), current.outcome)
+    })
 
-  return Lifecycle.of({
-    isReady: () => phase === "serving",
-    phase: () => phase,
-    markServing: Effect.sync(() => {
-      if (phase === "starting") phase = "serving"
+  return {
+    phase,
+    isReady: () => phase() === "serving" && readiness.enabled(),
+    readiness: Effect.suspend(() => {
+      const now = phase()
+      return now === "serving" ? readiness.check : Effect.succeed(Readiness.notReady(now))
     }),
-    register: (drainable) => Effect.sync(() => void drainables.push(drainable)),
-    requestShutdown: (source) => Deferred.fail(requested, new ShutdownRequested({ source })),
-    awaitShutdownRequest: Deferred.await(requested),
-    shutdown
-  })
-})
+    setReady: (ready) => Effect.sync(() => readiness.setEnabled(ready)),
+    addCheck: readiness.add,
+    addHook: (when, hook) =>
+      Effect.acquireRelease(
+        Effect.sync(() => hooks[when].push(hook)),
+        () => Effect.sync(() => hooks[when].splice(hooks[when].indexOf(hook), 1))
+      ).pipe(Effect.asVoid),
+    register: (server) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          servers.add(server)
+          // a server bound while the process stops never accepts for long
+          if (episode !== undefined) Effect.runFork(server.beginDrain)
+        }),
+        () => leave(server)
+      ).pipe(Effect.asVoid),
+    shutdown: (reason) => Effect.flatMap(begin(reason), Deferred.await),
+    stopping: Effect.suspend(() => Deferred.await(started)),
+    lastOutcome: () => Option.fromNullishOr(last),
+    requestShutdown: (source) => Effect.suspend(() => Deferred.fail(requested, new ShutdownRequested({ source }))),
+    awaitShutdownRequest: Effect.suspend(() => Deferred.await(requested))
+  }
+}
 
-/** Lifecycle — readiness, the shutdown request, and the shutdown sequence. */
+let processLifecycle: Lifecycle["Service"] | undefined
+
+/** Lifecycle — readiness, checks, hooks and the shutdown of the servers registered with it. */
 export class Lifecycle extends Context.Service<
   Lifecycle,
   {
-    /** Lifecycle.isReady — true only between `markServing` and the start of `shutdown`. Synchronous: `/readyz`. */
-    readonly isReady: () => boolean
     readonly phase: () => Phase
-    /** Lifecycle.markServing — every member has started; readiness turns true (once; never after shutdown). */
-    readonly markServing: Effect.Effect<void>
-    /** Lifecycle.register — adds a listener to phases 2–3; call once the listener is bound. */
-    readonly register: (drainable: Drainable) => Effect.Effect<void>
-    /** Lifecycle.requestShutdown — asks the group to stop; true for the first request, false afterwards. */
-    readonly requestShutdown: (source: string) => Effect.Effect<boolean>
-    /** Lifecycle.awaitShutdownRequest — a member: fails with the first `ShutdownRequested`. */
-    readonly awaitShutdownRequest: Effect.Effect<never, ShutdownRequested>
-    /** Lifecycle.shutdown — phases 1–3 under the budget (see the module comment); later calls await the first. */
+    /** Lifecycle.isReady — serving and not turned off with `setReady(false)` (checks not run). Synchronous. */
+    readonly isReady: () => boolean
+    /** Lifecycle.readiness — `isReady` and every readiness check passing within its timeout (checks run now). */
+    readonly readiness: Effect.Effect<Readiness.Report>
+    /** Lifecycle.setReady — turns readiness off (or back on) from code; a shutdown turns it off regardless. */
+    readonly setReady: (ready: boolean) => Effect.Effect<void>
+    /** Lifecycle.addCheck — a readiness check while the scope lives (see `Lifecycle.readinessCheck`). */
+    readonly addCheck: (check: Readiness.Check) => Effect.Effect<void, never, Scope.Scope>
+    /** Lifecycle.addHook — a shutdown hook while the scope lives, run after those added before it. */
+    readonly addHook: (when: ShutdownSequence.HookTime, hook: ShutdownSequence.Hook) => Effect.Effect<void, never, Scope.Scope>
+    /** Lifecycle.register — a bound server takes part in the shutdown until the scope closes. */
+    readonly register: (server: Drainable) => Effect.Effect<void, never, Scope.Scope>
+    /**
+     * Lifecycle.shutdown — the first call starts the shutdown of every registered server (see the module comment);
+     * every call waits for its outcome. Interrupting a caller does not stop the shutdown.
+     */
     readonly shutdown: (reason: string) => Effect.Effect<Outcome>
+    /** Lifecycle.stopping — waits for the next shutdown to begin (or returns the current one). */
+    readonly stopping: Effect.Effect<Stopping>
+    /** Lifecycle.lastOutcome — the outcome of the last finished shutdown, if any. */
+    readonly lastOutcome: () => Option.Option<Outcome>
+    /** Lifecycle.requestShutdown — asks the group to stop (`POST /shutdown`); true for the first request only. */
+    readonly requestShutdown: (source: string) => Effect.Effect<boolean>
+    /** Lifecycle.awaitShutdownRequest — fails with the first `ShutdownRequested` of this start. */
+    readonly awaitShutdownRequest: Effect.Effect<never, ShutdownRequested>
   }
 >()("lifecycle/Lifecycle") {
-  static readonly layer: Layer.Layer<Lifecycle, never, AppConfig | Signals | Teardown> = Layer.effect(Lifecycle, make)
+  /** Lifecycle.layer — a lifecycle of its own for what it is provided to (servers, checks, hooks, the group). */
+  static readonly layer: Layer.Layer<Lifecycle> = Layer.sync(Lifecycle, make)
+  /** Lifecycle.layerTest — the same: a fresh lifecycle, so that a test's servers shut down only with each other. */
+  static readonly layerTest: Layer.Layer<Lifecycle> = Layer.sync(Lifecycle, make)
+
+  /** Lifecycle.process — the process's own lifecycle, used where none is provided. */
+  static readonly process = (): Lifecycle["Service"] => (processLifecycle ??= make())
+
+  /** Lifecycle.current — the provided lifecycle, or the process's own. Needs nothing. */
+  static readonly current: Effect.Effect<Lifecycle["Service"]> = Effect.map(Effect.serviceOption(Lifecycle), (option) =>
+    Option.isSome(option) ? option.value : Lifecycle.process()
+  )
+
+  /**
+   * Lifecycle.readinessCheck — `/readyz` answers 503 naming `name` while `check` fails or takes longer than
+   * `timeout` (default 1 s). Checks run concurrently on each readiness request, only while serving.
+   */
+  static readonly readinessCheck = <E, R>(
+    name: string,
+    check: Effect.Effect<unknown, E, R>,
+    options?: { readonly timeout?: Duration.Input | undefined }
+  ): Layer.Layer<never, never, R> =>
+    Layer.effectDiscard(
+      Effect.gen(function* () {
+        const lifecycle = yield* Lifecycle.current
+        const context = yield* Effect.context<R>()
+        const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.seconds(1))
+        yield* lifecycle.addCheck({ name, timeout, run: Effect.provide(check, context) })
+      })
+    )
+
+  /** Lifecycle.beforeDrain — runs `hook` when a shutdown begins, after readiness turned off (see the module comment). */
+  static readonly beforeDrain = <E, R>(name: string, hook: Effect.Effect<unknown, E, R>) =>
+    Lifecycle.hook("beforeDrain", name, hook)
+
+  /** Lifecycle.afterDrain — runs `hook` once every server has drained, before the servers' scopes finish closing. */
+  static readonly afterDrain = <E, R>(name: string, hook: Effect.Effect<unknown, E, R>) =>
+    Lifecycle.hook("afterDrain", name, hook)
+
+  private static hook<E, R>(
+    when: ShutdownSequence.HookTime,
+    name: string,
+    hook: Effect.Effect<unknown, E, R>
+  ): Layer.Layer<never, never, R> {
+    return Layer.effectDiscard(
+      Effect.gen(function* () {
+        const lifecycle = yield* Lifecycle.current
+        const context = yield* Effect.context<R>()
+        yield* lifecycle.addHook(when, { name, run: Effect.provide(hook, context) })
+      })
+    )
+  }
+
+  /** Lifecycle.setReady — turns the current lifecycle's readiness off (or back on). */
+  static readonly setReady = (ready: boolean): Effect.Effect<void> =>
+    Effect.flatMap(Lifecycle.current, (lifecycle) => lifecycle.setReady(ready))
 }

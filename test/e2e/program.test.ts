@@ -140,7 +140,7 @@ describe("graceful stop", () => {
       expect(exit.at - sent).toBeLessThan(1_000)
       expect(closed - sent, "the grace was honoured").toBeGreaterThanOrEqual(200)
       const stopped = program.logs.find(withMessage("api server stopped accepting"))
-      expect(stopped?.annotations).toMatchObject({ socketsAtStart: 1, inFlightAtStart: 0 })
+      expect(stopped?.annotations).toMatchObject({ connectionsAtStart: 1, inFlightAtStart: 0 })
       const drain = phaseLines(program.logs).find((line) => line.annotations.phase === "drain")
       expect(drain?.annotations.millis, "the drain ended with the grace").toBeGreaterThanOrEqual(200)
     } finally {

@@ -1,0 +1,324 @@
+/**
+ * ConnectionTracker — per-connection bookkeeping around a Node HTTP server, and the drain built on it.
+ *
+ * Node's `server.close()` (Node ≥ 19) calls `closeIdleConnections()` at the instant it stops listening, so a
+ * keep-alive client that is writing its next request at that moment gets a reset: that is where plain `node:http`,
+ * Fastify and Effect's stock server each lose a request per connection. This module replaces that step.
+ *
+ * Guarantees, once `beginDrain` has run:
+ * - the listener is closed (new connections are refused) but no connection is touched by that;
+ * - HTTP/1: each connection's last response whose headers are not written yet (pending at drain start, or arriving
+ *   later) carries `Connection: close`, so Node closes the connection right after it. Only the last: a request
+ *   already pipelined behind a closing response would be dropped unanswered;
+ * - HTTP/1: a connection with no request in flight — idle keep-alive, or connected but silent — is destroyed after
+ *   `idleGrace` of idleness (no byte read: a request whose head is still arriving is not idle); a request arriving
+ *   inside the grace cancels the timer and is served (with `Connection: close`);
+ * - upgraded connections (WebSockets; the server closes them with a close frame, see `GracefulHttpServer`) get
+ *   `idleGrace` from the drain's start to close, then are destroyed; HTTP/2 sessions are sent GOAWAY
+ *   (`session.close()`): running streams finish, none start;
+ * - `awaitDrained` completes when the last connection is gone: nothing waits for keep-alive timeouts.
+ * `destroyAll` ends what is left: idle connections at once, busy ones after 100 ms to flush what was written (a 503).
+ *
+ * Grace timers are Effect fibers run with the installer's services, so `TestClock` drives them in tests.
+ *
+ * Cost while serving: one map lookup and a timestamp per request. A connection's current response is Node's own
+ * `socket._httpMessage` (assigned before `request` is emitted, cleared when the response finishes); only responses
+ * queued behind it (HTTP pipelining) are tracked with a listener. Once the drain begins, every response is tracked.
+ */
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import type { Http2Session } from "node:http2"
+import { Server as NetServer, type Socket } from "node:net"
+import { type Context, Duration, Effect, type Fiber } from "effect"
+
+interface Connection {
+  readonly socket: Socket
+  /** tracked responses not yet closed, in arrival order: pipelined ones always, all of them once draining */
+  readonly pending: Set<ServerResponse>
+  /** the response given `Connection: close` by the drain (the newest pending one) */
+  closing: ServerResponse | undefined
+  grace: Fiber.Fiber<void> | undefined
+  /** when the newest request arrived (`performance.now()`) */
+  since: number
+  /** taken over by an upgrade (WebSocket): no HTTP any more; the upgrade request's method and path */
+  upgraded: { readonly method: string; readonly path: string } | undefined
+  /** an HTTP/2 session runs on it */
+  session: Http2Session | undefined
+}
+
+/** ConnectionTracker.DrainStats — what was open when the drain began, for logs and tests. */
+export interface DrainStats {
+  readonly connectionsAtStart: number
+  readonly inFlightAtStart: number
+}
+
+/** ConnectionTracker.InFlight — a request being handled, as the fiber dump shows it (path without its query). */
+export interface InFlight {
+  readonly method: string
+  readonly path: string
+  readonly ageMillis: number
+}
+
+/** ConnectionTracker — the tracking handle installed on one server. */
+export interface ConnectionTracker {
+  /** call for every HTTP/1 request, before the app sees it (`GracefulHttpServer` chains it with the app's handler) */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void
+  /** call for every `upgrade` request, before the app sees it */
+  readonly onUpgrade: (req: IncomingMessage) => void
+  /** open connections now */
+  readonly connections: () => number
+  /** requests whose response has not closed yet (computed on each call, O(connections)) */
+  readonly inFlight: () => number
+  /** the requests in flight, oldest connection first */
+  readonly requests: () => ReadonlyArray<InFlight>
+  /** true once the drain has begun */
+  readonly draining: () => boolean
+  /** Stops accepting and starts the drain at once; returns what was open. Idempotent. */
+  readonly beginDrain: Effect.Effect<DrainStats>
+  /** Waits until the last connection is gone (after `beginDrain`). Interruptible. */
+  readonly awaitDrained: Effect.Effect<void>
+  /** Flushes and destroys every remaining connection (the budget is exhausted). */
+  readonly destroyAll: Effect.Effect<void>
+}
+
+/** How long `destroyAll` lets a busy socket flush what was written before destroying it. */
+const flushLimitMillis = 100
+
+/**
+ * install — attaches the tracker to `server` (its `connection`, `secureConnection` and `session` events). Call before
+ * `listen`; route every request through `onRequest` and every upgrade through `onUpgrade`.
+ */
+export const install = (server: Server, options: { readonly idleGrace: Duration.Input }) =>
+  Effect.contextWith((services: Context.Context<never>): Effect.Effect<ConnectionTracker> => {
+    const graceMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleGrace))
+    const connections = new Map<Socket, Connection>()
+    /** TLS sockets still in their handshake: no HTTP yet, but they hold the listener's close */
+    const handshaking = new Set<Socket>()
+    const runFork = Effect.runForkWith(services)
+    const tls = "setSecureContext" in server
+    let draining = false
+    let closed: Promise<void> | undefined
+    let drained: (() => void) | undefined
+
+    /** the response Node is writing on this connection now, if any */
+    const current = (c: Connection) => (c.socket as { _httpMessage?: ServerResponse | null })._httpMessage
+
+    const busy = (c: Connection) => c.pending.size > 0 || current(c) != null
+
+    const responsesOf = (c: Connection): Array<ServerResponse> => {
+      const now = current(c)
+      const queued = [...c.pending]
+      return now == null || c.pending.has(now) ? queued : [now, ...queued]
+    }
+
+    /** tracks `res` until it closes; when it does, adopts the response Node assigns next (pipelining) */
+    const track = (c: Connection, res: ServerResponse) => {
+      if (c.pending.has(res)) return
+      c.pending.add(res)
+      res.once("close", () => {
+        c.pending.delete(res)
+        if (!draining) return
+        const next = current(c)
+        if (next != null && next !== res) track(c, next)
+        armGrace(c)
+      })
+    }
+
+    const armGrace = (c: Connection) => {
+      if (c.grace !== undefined || c.session !== undefined || c.socket.destroyed) return
+      if (c.upgraded === undefined && busy(c)) return
+      const bytesRead = c.socket.bytesRead
+      c.grace = runFork(
+        Effect.sleep(graceMillis).pipe(
+          Effect.andThen(
+            Effect.sync(() => {
+              c.grace = undefined
+              if (c.upgraded !== undefined) return void c.socket.destroy()
+              if (busy(c)) return
+              // Bytes arrived during the grace but no request yet: its head is still coming in. Not idle.
+              if (c.socket.bytesRead !== bytesRead) armGrace(c)
+              else c.socket.destroy()
+            })
+          )
+        )
+      )
+    }
+
+    /** `res` becomes the connection's last response: it alone closes the connection. */
+    const closeAfter = (c: Connection, res: ServerResponse) => {
+      const previous = c.closing
+      if (previous !== undefined && previous !== res && !previous.headersSent) {
+        // a request was pipelined behind it: it must keep the connection open (not `removeHeader`: Node would then
+        // send no `Connection` header at all)
+        previous.setHeader("connection", "keep-alive")
+      }
+      c.closing = res
+      if (!res.headersSent) res.setHeader("connection", "close")
+    }
+
+    const cancelGrace = (c: Connection) => {
+      if (c.grace === undefined) return
+      c.grace.interruptUnsafe()
+      c.grace = undefined
+    }
+
+    const onSocket = (socket: Socket) => {
+      const c: Connection = {
+        socket,
+        pending: new Set(),
+        closing: undefined,
+        grace: undefined,
+        since: 0,
+        upgraded: undefined,
+        session: undefined
+      }
+      connections.set(socket, c)
+      socket.once("close", () => {
+        cancelGrace(c)
+        connections.delete(socket)
+        if (connections.size === 0 && handshaking.size === 0) drained?.()
+      })
+      if (draining) armGrace(c)
+    }
+    if (tls) {
+      server.on("connection", (socket: Socket) => {
+        handshaking.add(socket)
+        const done = () => {
+          handshaking.delete(socket)
+          if (connections.size === 0 && handshaking.size === 0) drained?.()
+        }
+        socket.once("close", done)
+      })
+      server.on("secureConnection", (socket: Socket) => {
+        // a TLS socket's `_parent` is the TCP socket of its `connection` event
+        handshaking.delete((socket as { _parent?: Socket })._parent as Socket)
+        onSocket(socket)
+      })
+    } else {
+      server.on("connection", onSocket)
+    }
+    server.on("session", (session: Http2Session) => {
+      const c = connections.get(session.socket as Socket)
+      if (c === undefined) return
+      c.session = session
+      cancelGrace(c)
+      if (draining) session.close()
+    })
+
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      const c = connections.get(req.socket)
+      if (c === undefined) return
+      c.since = performance.now()
+      if (draining) {
+        cancelGrace(c)
+        track(c, res)
+        closeAfter(c, res)
+      } else if (current(c) !== res) {
+        track(c, res) // pipelined behind the current response
+      }
+    }
+
+    const onUpgrade = (req: IncomingMessage) => {
+      const c = connections.get(req.socket)
+      if (c === undefined) return
+      c.upgraded = { method: req.method ?? "GET", path: pathOf(req.url) }
+      c.since = performance.now()
+      if (draining) armGrace(c)
+    }
+
+    const countInFlight = () => {
+      let n = 0
+      for (const c of connections.values()) n += c.upgraded !== undefined ? 1 : responsesOf(c).length
+      return n
+    }
+
+    const beginDrain = Effect.sync((): DrainStats => {
+      const stats = { connectionsAtStart: connections.size + handshaking.size, inFlightAtStart: countInFlight() }
+      if (draining) return stats
+      draining = true
+      // net.Server#close, not http.Server#close: stop listening without closing idle connections. http.Server#close
+      // also stops the connection checker; skipping it would leave that interval (and the server) alive forever.
+      // Its callback runs when Node's own count reaches 0, which can be a tick before the sockets' `close` events:
+      // `closed` also waits for those, so `connections()` is 0 once the drain is over.
+      closed = new Promise((resolve) => {
+        if (!server.listening) return resolve()
+        NetServer.prototype.close.call(server, () => {
+          clearInterval(connectionsChecker(server))
+          drained = resolve
+          if (connections.size === 0 && handshaking.size === 0) resolve()
+        })
+      })
+      for (const socket of handshaking) {
+        runFork(Effect.sleep(graceMillis).pipe(Effect.andThen(Effect.sync(() => socket.destroy()))))
+      }
+      for (const c of connections.values()) {
+        if (c.session !== undefined) {
+          c.session.close()
+          continue
+        }
+        const responses = responsesOf(c)
+        for (const res of responses) track(c, res)
+        const last = responses.at(-1)
+        if (last !== undefined) closeAfter(c, last)
+        armGrace(c)
+      }
+      return stats
+    })
+
+    const awaitDrained = Effect.suspend(() =>
+      closed === undefined ? Effect.void : Effect.promise(() => closed as Promise<void>)
+    )
+
+    const destroyAll = Effect.sync(() => {
+      for (const socket of handshaking) socket.destroy()
+      for (const c of connections.values()) {
+        cancelGrace(c)
+        if (c.session !== undefined) c.session.destroy()
+        if (c.upgraded !== undefined || !busy(c)) {
+          c.socket.destroy()
+          continue
+        }
+        // let what was written (a 503) reach the client, but never wait on a client that stopped reading
+        c.socket.destroySoon()
+        runFork(Effect.sleep(flushLimitMillis).pipe(Effect.andThen(Effect.sync(() => c.socket.destroy()))))
+      }
+    })
+
+    const requests = () => {
+      const now = performance.now()
+      const list: Array<InFlight> = []
+      for (const c of connections.values()) {
+        const req = current(c)?.req
+        const ageMillis = Math.round(now - c.since)
+        if (c.upgraded !== undefined) list.push({ ...c.upgraded, ageMillis })
+        else if (req !== undefined) list.push({ method: req.method ?? "", path: pathOf(req.url), ageMillis })
+      }
+      return list
+    }
+
+    return Effect.succeed({
+      onRequest,
+      onUpgrade,
+      connections: () => connections.size,
+      inFlight: countInFlight,
+      requests,
+      draining: () => draining,
+      beginDrain,
+      awaitDrained,
+      destroyAll
+    })
+  })
+
+/** the path of a request target, without its query (which may carry secrets) */
+const pathOf = (url: string | undefined): string => {
+  const target = url ?? ""
+  const query = target.indexOf("?")
+  return query === -1 ? target : target.slice(0, query)
+}
+
+/** Node's `headersTimeout`/`requestTimeout` checker interval (`http.server.connectionsCheckingInterval`), if any. */
+const connectionsChecker = (server: Server): NodeJS.Timeout | undefined => {
+  const key = Object.getOwnPropertySymbols(server).find(
+    (symbol) => symbol.description === "http.server.connectionsCheckingInterval"
+  )
+  return key === undefined ? undefined : (server as unknown as Record<symbol, NodeJS.Timeout | undefined>)[key]
+}

@@ -1,0 +1,87 @@
+/**
+ * HttpMember — one of this service's HTTP servers as a member of the group: a `GracefulHttpServer` bound where
+ * `AppConfig` says, with its drain settings, serving an ordinary `HttpRouter` app.
+ *
+ * Every route is observed by `RequestMetrics` (and wrapped by the server's own route middleware, inside the
+ * observer, so what it answers is counted too); unknown paths are counted under route `*`. Built = listening (one log
+ * line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the fiber dump
+ * (paths only, never query strings). The layer's service is the server's `Handle`: `failure` is the member.
+ */
+import type * as Http from "node:http"
+import { type Context, Effect, Layer, Option } from "effect"
+import { HttpRouter, type HttpServerResponse } from "effect/http"
+import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
+import * as RequestMetrics from "../http/RequestMetrics.ts"
+import { AppConfig, type AppConfigValues } from "../services/AppConfig.ts"
+import { FiberDump } from "../services/FiberDump.ts"
+import { trackInFlight } from "../services/Metrics.ts"
+
+/** HttpMember.RouteMiddleware — wraps each route's handler of one server (inside the metrics observer). */
+export type RouteMiddleware = <E, R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+
+/**
+ * node:http, taken as the CommonJS module rather than `import`ed: the ESM facade of `node:http` reads every export,
+ * and its lazy `WebSocket`/`EventSource` getters load Node's whole fetch implementation (undici) at start-up.
+ */
+const http = process.getBuiltinModule("node:http") as typeof Http
+
+const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
+
+/** the handle of the server being built: logged, gauged and listed in the fiber dump while it lives */
+const announce = (name: string) =>
+  Effect.gen(function* () {
+    const handle = Option.getOrThrow(yield* GracefulHttpServer.handle)
+    const { host, port } = handle.address
+    yield* trackInFlight(name, handle.tracker.inFlight)
+    const dump = yield* FiberDump
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        dump.addSource(() =>
+          handle.tracker.requests().map(({ method, path, ageMillis }) => ({
+            id: undefined,
+            label: `${name} ${method} ${path}`,
+            ageMillis,
+            done: false
+          }))
+        )
+      ),
+      (remove) => Effect.sync(remove)
+    )
+    yield* Effect.logInfo(`${name} server listening on http://${formatHost(host)}:${port}`).pipe(
+      Effect.annotateLogs({ server: name, host, port })
+    )
+    return handle
+  })
+
+/** HttpMember.layer — the server `name` as the service `tag`; see the module comment. */
+export const layer = <I, E, R>(
+  tag: Context.Service<I, GracefulHttpServer.Handle>,
+  options: {
+    readonly name: string
+    readonly listen: (config: AppConfigValues) => { readonly host: string; readonly port: number }
+    readonly routes: Layer.Layer<never, E, R>
+    readonly middleware?: RouteMiddleware | undefined
+  }
+) => {
+  const observe = RequestMetrics.middleware(options.name)
+  const wrap = options.middleware
+  const routeMiddleware: RouteMiddleware = wrap === undefined ? observe : (handler) => observe(wrap(handler))
+  const served = HttpRouter.serve(Layer.provide(options.routes, HttpRouter.middleware(routeMiddleware).layer), {
+    disableLogger: true,
+    disableListenLog: true
+  })
+  const server = Layer.unwrap(
+    Effect.map(AppConfig, (config) =>
+      GracefulHttpServer.layer(() => http.createServer(), {
+        ...options.listen(config),
+        name: options.name,
+        shutdownDelay: config.shutdownDelay,
+        idleGrace: config.drainIdleGrace,
+        gracefulShutdownTimeout: config.shutdownTimeout
+      })
+    )
+  )
+  return Layer.effect(tag, announce(options.name)).pipe(Layer.provideMerge(served), Layer.provide(server))
+}

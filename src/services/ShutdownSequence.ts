@@ -1,0 +1,116 @@
+/**
+ * ShutdownSequence — phases 1–3 of a shutdown (see `Lifecycle`), run once for every server registered at its start.
+ *
+ * Order: log the reason and the budget; `beforeDrain` hooks in declared order; the shutdown delay (servers keep
+ * serving); `beginDrain` on every server at once (stop accepting); `awaitDrained` on every server; `afterDrain` hooks
+ * in declared order. All of it runs under `budget`: when it runs out, whatever phase or hook is running is
+ * interrupted and every server is forced (`force`), and the outcome says `drained: false`. A hook that fails is
+ * logged and the sequence goes on; a hook never stops the drain.
+ */
+import { Cause, Clock, Duration, Effect, Exit, Metric } from "effect"
+import { shutdownPhaseSeconds } from "./Metrics.ts"
+
+/** ShutdownSequence.Drainable — a server's part in the shutdown. */
+export interface Drainable {
+  readonly name: string
+  /** time to keep serving, unready, before the listener closes */
+  readonly shutdownDelay: Duration.Duration
+  /** the most the whole shutdown may take, counted from its start */
+  readonly budget: Duration.Duration
+  /** stop accepting and begin the drain; returns at once */
+  readonly beginDrain: Effect.Effect<void>
+  /** completes when the server's last connection is gone */
+  readonly awaitDrained: Effect.Effect<void>
+  /** the budget is gone: stop accepting if not yet, interrupt running requests (503), destroy what is left */
+  readonly force: Effect.Effect<void>
+}
+
+/** ShutdownSequence.Hook — work that belongs to the shutdown (deregister, flush, stop consuming). */
+export interface Hook {
+  readonly name: string
+  readonly run: Effect.Effect<unknown, unknown>
+}
+
+/** ShutdownSequence.HookTime — when a hook runs: as the shutdown begins, or once every server has drained. */
+export type HookTime = "beforeDrain" | "afterDrain"
+
+/** ShutdownSequence.Hooks — the hooks of one lifecycle, in declared order. */
+export type Hooks = Readonly<Record<HookTime, Array<Hook>>>
+
+/** ShutdownSequence.Outcome — why the shutdown ran and whether everything drained within the budget. */
+export interface Outcome {
+  readonly reason: string
+  readonly drained: boolean
+}
+
+/** ShutdownSequence.phaseDone — logs a finished phase with its duration and records it in `shutdown_phase_seconds`. */
+export const phaseDone = (phase: string, millis: number) =>
+  Metric.update(Metric.withAttributes(shutdownPhaseSeconds, { phase }), millis / 1000).pipe(
+    Effect.andThen(Effect.logInfo(`shutdown phase ${phase} done`)),
+    Effect.annotateLogs({ phase, millis })
+  )
+
+/** `effect` as phase `phase`: its duration logged and recorded once it completes */
+const timed = <A, E, R>(phase: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    Effect.tap(effect, () => Effect.flatMap(Clock.currentTimeMillis, (now) => phaseDone(phase, now - start)))
+  )
+
+/** runs the hooks in order; a failing hook is logged with its cause and does not stop the others */
+const runHooks = (when: HookTime, hooks: ReadonlyArray<Hook>) =>
+  Effect.forEach(
+    [...hooks],
+    (hook) =>
+      Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        Effect.flatMap(Effect.exit(hook.run), (exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const annotations = { hook: hook.name, when, millis: now - start }
+            return Exit.isSuccess(exit)
+              ? Effect.logInfo(`shutdown hook ${hook.name} done`).pipe(Effect.annotateLogs(annotations))
+              : Effect.logError(`shutdown hook ${hook.name} failed`, Cause.pretty(exit.cause)).pipe(
+                  Effect.annotateLogs(annotations)
+                )
+          })
+        )
+      ),
+    { discard: true }
+  )
+
+/** ShutdownSequence.run — the sequence for `servers`; see the module comment. Never fails. */
+export const run = (options: {
+  readonly reason: string
+  readonly budget: Duration.Duration
+  readonly shutdownDelay: Duration.Duration
+  readonly servers: ReadonlyArray<Drainable>
+  readonly hooks: Hooks
+}): Effect.Effect<Outcome> => {
+  const { reason, budget, servers, hooks } = options
+  const each = (f: (server: Drainable) => Effect.Effect<void>) =>
+    Effect.forEach(servers, f, { concurrency: "unbounded", discard: true })
+  const graceful = Effect.gen(function* () {
+    yield* runHooks("beforeDrain", hooks.beforeDrain)
+    yield* timed("unready", Effect.sleep(options.shutdownDelay))
+    yield* timed(
+      "stop",
+      each((server) => server.beginDrain)
+    )
+    yield* timed(
+      "drain",
+      each((server) => server.awaitDrained)
+    )
+    yield* runHooks("afterDrain", hooks.afterDrain)
+  })
+  return Effect.gen(function* () {
+    yield* Effect.logInfo(`shutting down: ${reason}`).pipe(
+      Effect.annotateLogs({ budgetMillis: Duration.toMillis(budget), servers: servers.map((s) => s.name).join(",") })
+    )
+    const finished = yield* Effect.timeoutOption(graceful, budget)
+    if (finished._tag === "Some") return { reason, drained: true }
+    yield* Effect.logWarning("shutdown budget exhausted: interrupting requests and closing connections")
+    yield* timed(
+      "force",
+      each((server) => server.force)
+    )
+    return { reason, drained: false }
+  })
+}
