@@ -1,13 +1,14 @@
 /**
- * request-server — a `RequestHandler` behind a plain `node:http` server on 127.0.0.1:0, for the request-path tests.
- * The server (and every connection) closes with the test's scope; the handler's log lines are kept as JSON.
+ * request-server — an Effect HTTP app behind platform-node's own request handler (`NodeHttpServer.makeHandler`, the
+ * path every `GracefulHttpServer` request takes) on a plain `node:http` server on 127.0.0.1:0, for tests of what
+ * runs inside a request. The server (and every connection) closes with the test's scope; log lines are kept as JSON.
  */
 
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, Logger } from "effect"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Logger, Scope } from "effect"
 import type { HttpServerResponse } from "effect/http"
-import * as RequestHandler from "../../src/layers/RequestHandler.ts"
 import { within } from "./http-client.ts"
 
 /** LogLine — one JSON log line written while handling requests. */
@@ -40,8 +41,12 @@ export const serve = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResp
   Effect.gen(function* () {
     const logs: Array<LogLine> = []
     const logger = Logger.map(Logger.formatJson, (line) => void logs.push(JSON.parse(line)))
-    const handler = yield* RequestHandler.make(app).pipe(Effect.provide(Logger.layer([logger])))
-    const server = http.createServer(handler.handle)
+    const scope = yield* Effect.scope
+    const requests = yield* Scope.fork(scope, "parallel")
+    const handler = yield* NodeHttpServer.makeHandler(app, { scope: requests }).pipe(
+      Effect.provide(Logger.layer([logger]))
+    )
+    const server = http.createServer(handler)
     const port = yield* listenScoped(server, "server close")
-    return { handler, port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
+    return { port, logs, url: (path: string) => `http://127.0.0.1:${port}${path}` }
   })
