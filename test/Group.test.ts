@@ -1,22 +1,42 @@
 /**
  * Group — table-driven like errgroup_test.go: each case lists what the members do and when, and expects the reason
  * that is reported, the exit code, and that every *other* member was interrupted before the shutdown began.
+ * Members are open: any tagged error is a reason (with its own exit code), a member may return, and an optional
+ * member's failure only is logged and counted.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Logger } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, Layer, Metric, Runtime } from "effect"
 import { TestClock } from "effect/testing"
-import { type MemberExit, ProcessFault, ServeError } from "../src/Errors.ts"
+import { ProcessFault } from "../src/Errors.ts"
 import * as Group from "../src/Group.ts"
+import { ListenError } from "../src/http/ListenError.ts"
 import { type SignalName, Signals } from "../src/layers/Signals.ts"
-import { AppConfig } from "../src/services/AppConfig.ts"
-import { type Drainable, Lifecycle } from "../src/services/Lifecycle.ts"
+import { Lifecycle } from "../src/services/Lifecycle.ts"
+import { memberFailures } from "../src/services/Metrics.ts"
 import { Teardown } from "../src/services/Teardown.ts"
+import { fakeServer, type LogLine, lifecycleTest } from "./support/lifecycle.ts"
+
+/** A member's own reason, with the exit code it declares. */
+class DatabaseLost extends Data.TaggedError("DatabaseLost")<{ readonly host: string }> {
+  override readonly [Runtime.errorExitCode] = 3
+  override get message() {
+    return `database ${this.host} is gone`
+  }
+}
+
+/** A member's own reason without an exit code. */
+class QueueClosed extends Data.TaggedError("QueueClosed")<{}> {
+  override get message() {
+    return "the job queue was closed"
+  }
+}
 
 /** What one member does. Times are seconds on the TestClock. */
 type Behaviour =
   | { readonly _tag: "Signals" } // the real `Signals.member`
-  | { readonly _tag: "Fail"; readonly after: number; readonly error: MemberExit }
+  | { readonly _tag: "Fail"; readonly after: number; readonly error: unknown }
   | { readonly _tag: "Die"; readonly after: number }
+  | { readonly _tag: "Return"; readonly after: number }
   | { readonly _tag: "RequestShutdown"; readonly after: number } // an admin `POST /shutdown`, then the member
   | { readonly _tag: "Forever" }
 
@@ -32,11 +52,11 @@ interface Case {
   /** when it ended, in seconds */
   readonly at: number
   readonly reason: string | RegExp
-  readonly exitCode: 0 | 1 | 2
+  readonly exitCode: number
   readonly forced?: string
 }
 
-const serveError = new ServeError({ server: "api", host: "0.0.0.0", port: 8080, cause: { code: "EADDRINUSE" } })
+const serveError = new ListenError({ server: "api", options: { host: "0.0.0.0", port: 8080 }, cause: { code: "EADDRINUSE" } })
 const cases: ReadonlyArray<Case> = [
   {
     name: "SIGTERM stops the group gracefully",
@@ -88,6 +108,30 @@ const cases: ReadonlyArray<Case> = [
     exitCode: 1
   },
   {
+    name: "your own reason with its own exit code",
+    members: { signals: { _tag: "Signals" }, db: { _tag: "Fail", after: 1, error: new DatabaseLost({ host: "pg" }) } },
+    first: "db",
+    at: 1,
+    reason: "database pg is gone",
+    exitCode: 3
+  },
+  {
+    name: "your own reason without an exit code is a failure",
+    members: { signals: { _tag: "Signals" }, jobs: { _tag: "Fail", after: 1, error: new QueueClosed() } },
+    first: "jobs",
+    at: 1,
+    reason: "the job queue was closed",
+    exitCode: 1
+  },
+  {
+    name: "a member that returns stops the group gracefully",
+    members: { signals: { _tag: "Signals" }, batch: { _tag: "Return", after: 4 }, api: { _tag: "Forever" } },
+    first: "batch",
+    at: 4,
+    reason: "member batch finished",
+    exitCode: 0
+  },
+  {
     name: "a member that dies is a failure",
     members: { signals: { _tag: "Signals" }, api: { _tag: "Forever" }, worker: { _tag: "Die", after: 1 } },
     first: "worker",
@@ -131,7 +175,7 @@ const cases: ReadonlyArray<Case> = [
 ]
 
 /** What a behaviour does, as a member. */
-const behave = (name: string, b: Behaviour): Effect.Effect<never, MemberExit, Signals | Lifecycle> => {
+const behave = (name: string, b: Behaviour): Effect.Effect<void, unknown, Signals | Lifecycle> => {
   switch (b._tag) {
     case "Signals":
       return Signals.member
@@ -139,6 +183,8 @@ const behave = (name: string, b: Behaviour): Effect.Effect<never, MemberExit, Si
       return Effect.fail(b.error).pipe(Effect.delay(Duration.seconds(b.after)))
     case "Die":
       return Effect.die(new Error(`${name} crashed`)).pipe(Effect.delay(Duration.seconds(b.after)))
+    case "Return":
+      return Effect.sleep(Duration.seconds(b.after))
     case "RequestShutdown":
       return Lifecycle.use((lifecycle) =>
         Effect.sleep(Duration.seconds(b.after)).pipe(
@@ -154,26 +200,15 @@ const behave = (name: string, b: Behaviour): Effect.Effect<never, MemberExit, Si
 /** The member for a behaviour; it records when it ends (with the TestClock's time) or that it was interrupted. */
 const member = (events: Array<string>, name: string, behaviour: Behaviour) =>
   behave(name, behaviour).pipe(
-    Effect.onError((cause) =>
-      Cause.hasInterruptsOnly(cause)
+    Effect.onExit((exit) =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
         ? Effect.sync(() => void events.push(`interrupted:${name}`))
         : Effect.map(Clock.currentTimeMillis, (now) => void events.push(`ended:${name}@${now / 1000}s`))
     )
   )
 
-const listener = (events: Array<string>, stuck: boolean): Drainable => ({
-  name: "api",
-  beginDrain: Effect.sync(() => void events.push("beginDrain")),
-  awaitDrained: stuck ? Effect.never : Effect.void,
-  force: Effect.sync(() => void events.push("force"))
-})
-
-const deps = Layer.mergeAll(
-  AppConfig.layerTest({ shutdownTimeout: Duration.seconds(10) }),
-  Signals.layerTest,
-  Teardown.layerTest,
-  Logger.layer([])
-)
+const deps = (lines: Array<LogLine> = []) =>
+  Signals.layerTest.pipe(Layer.provideMerge(Layer.merge(Teardown.layerTest, lifecycleTest(lines))))
 
 describe("Group.run", () => {
   it.effect.each(cases)("$name", (c) =>
@@ -182,14 +217,14 @@ describe("Group.run", () => {
       const signals = yield* Signals
       const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
       const members = Object.fromEntries(Object.entries(c.members).map(([n, b]) => [n, member(events, n, b)]))
-      // Lifecycle lives as long as the group, as in program.ts: its watchdog must not outlive it.
+      const server = fakeServer(events, "api", { drained: c.stuck ? Effect.never : Effect.void, budget: "10 seconds" })
       const group = yield* Effect.forkChild(
         Effect.gen(function* () {
-          yield* (yield* Lifecycle).register(listener(events, c.stuck ?? false))
+          yield* (yield* Lifecycle).register(server)
           const stop = yield* Group.run(members)
           events.push(`returned@${(yield* Clock.currentTimeMillis) / 1000}s`)
           return stop
-        }).pipe(Effect.provide(Lifecycle.layer))
+        }).pipe(Effect.scoped)
       )
       for (const [at, signal] of c.signals ?? []) {
         yield* Effect.forkChild(signals.emit(signal).pipe(Effect.delay(Duration.seconds(at))))
@@ -207,8 +242,57 @@ describe("Group.run", () => {
       expect(interrupted.toSorted()).toEqual(others.map((n) => `interrupted:${n}`).toSorted())
       // then, and only then, the shutdown: with the 10 s budget used up when the listener never drains
       const returned = `returned@${c.stuck ? c.at + 10 : c.at}s`
-      expect(rest.slice(others.length)).toEqual(c.stuck ? ["beginDrain", "force", returned] : ["beginDrain", returned])
+      expect(rest.slice(others.length)).toEqual(
+        c.stuck ? ["beginDrain:api", "force:api", returned] : ["beginDrain:api", "drained:api", returned]
+      )
       expect(forced.pollUnsafe()).toStrictEqual(c.forced === undefined ? undefined : Exit.succeed(c.forced))
-    }).pipe(Effect.provide(deps))
+    }).pipe(Effect.provide(deps()))
   )
+})
+
+describe("Group.optional", () => {
+  it.effect("an optional member's failure is logged and counted; the others keep serving; it is interrupted at the end", () => {
+    const lines: Array<LogLine> = []
+    return Effect.gen(function* () {
+      const events: Array<string> = []
+      const signals = yield* Signals
+      const failures = Metric.withAttributes(memberFailures, { member: "cache" })
+      const before = (yield* Metric.value(failures)).count
+      const group = yield* Effect.forkChild(
+        Group.run({
+          signals: Signals.member,
+          cache: Group.optional(Effect.fail(new QueueClosed()).pipe(Effect.delay("1 second"))),
+          warmer: Group.optional(member(events, "warmer", { _tag: "Forever" })),
+          api: member(events, "api", { _tag: "Forever" })
+        }).pipe(Effect.scoped)
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(group.pollUnsafe(), "the group goes on").toBeUndefined()
+      expect(events).toEqual([])
+      expect((yield* Metric.value(failures)).count - before).toBe(1)
+      expect(lines.find((line) => line.message.includes("cache"))).toMatchObject({
+        level: "Error",
+        message: "optional member cache failed: the job queue was closed"
+      })
+      yield* signals.emit("SIGTERM")
+      const stop = yield* Fiber.join(group)
+      expect(stop).toEqual({ reason: "received SIGTERM", exitCode: 0 })
+      expect(events.toSorted()).toEqual(["interrupted:api", "interrupted:warmer"])
+    }).pipe(Effect.provide(deps(lines)))
+  })
+
+  it.effect("the stop reason is logged once with its message: info when graceful, error otherwise", () => {
+    const lines: Array<LogLine> = []
+    return Effect.gen(function* () {
+      const group = yield* Effect.forkChild(
+        Group.run({ db: Effect.fail(new DatabaseLost({ host: "pg" })) }).pipe(Effect.scoped)
+      )
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(group)).toEqual({ reason: "database pg is gone", exitCode: 3 })
+      const stopping = lines.filter((line) => line.message.startsWith("stopping"))
+      expect(stopping).toEqual([
+        { level: "Error", message: "stopping: database pg is gone", annotations: { exitCode: 3 } }
+      ])
+    }).pipe(Effect.provide(deps(lines)))
+  })
 })

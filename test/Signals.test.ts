@@ -1,13 +1,22 @@
 /**
  * Signals — the live layer owns exactly one process handler per signal while it is built; the test layer owns none
  * and delivers what `emit` pushes, in order; `Signals.member` turns SIGINT/SIGTERM into `SignalReceived` and lets
- * SIGHUP pass.
+ * SIGHUP pass; a termination signal once the service is stopping (a second one, or the first after another stop
+ * reason) ends the process through `Teardown.force`.
  */
 import { isMainThread } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { SignalReceived } from "../src/Errors.ts"
 import { type SignalName, Signals } from "../src/layers/Signals.ts"
+import { Lifecycle } from "../src/services/Lifecycle.ts"
+import { Teardown } from "../src/services/Teardown.ts"
+import { fakeServer } from "./support/lifecycle.ts"
+
+/** Signals' own dependencies, kept visible so a test can watch `Teardown.forced` and drive the `Lifecycle`. */
+const deps = Layer.merge(Teardown.layerTest, Lifecycle.layerTest)
+const live = Signals.layer.pipe(Layer.provide(deps))
+const test = Signals.layerTest.pipe(Layer.provideMerge(deps))
 
 const signalNames: ReadonlyArray<SignalName> = ["SIGINT", "SIGTERM", "SIGHUP"]
 const counts = () => signalNames.map((name) => process.listenerCount(name))
@@ -29,7 +38,7 @@ describe("Signals.layer", () => {
   it.effect("adds exactly one listener per signal while built and removes them on release", () =>
     Effect.gen(function* () {
       const before = counts()
-      const during = yield* Effect.sync(counts).pipe(Effect.provide(Signals.layer))
+      const during = yield* Effect.sync(counts).pipe(Effect.provide(live))
       expect(during).toEqual(before.map((n) => n + 1))
       expect(counts()).toEqual(before)
     })
@@ -38,7 +47,7 @@ describe("Signals.layer", () => {
   it.effect("removes its listeners when a launched layer is interrupted", () =>
     Effect.gen(function* () {
       const before = counts()
-      const launched = yield* Effect.forkChild(Layer.launch(Signals.layer), { startImmediately: true })
+      const launched = yield* Effect.forkChild(Layer.launch(live), { startImmediately: true })
       expect(counts()).toEqual(before.map((n) => n + 1))
       yield* Fiber.interrupt(launched)
       expect(counts()).toEqual(before)
@@ -52,7 +61,7 @@ describe("Signals.layer", () => {
       const signals = yield* Signals
       process.kill(process.pid, "SIGHUP")
       expect(yield* signals.next.pipe(Effect.timeout("5 seconds"))).toBe("SIGHUP")
-    }).pipe(Effect.provide(Signals.layer))
+    }).pipe(Effect.provide(live))
   )
 })
 
@@ -60,7 +69,7 @@ describe("Signals.layerTest", () => {
   it.effect("adds no process listener", () =>
     Effect.gen(function* () {
       const before = counts()
-      expect(yield* Effect.sync(counts).pipe(Effect.provide(Signals.layerTest))).toEqual(before)
+      expect(yield* Effect.sync(counts).pipe(Effect.provide(test))).toEqual(before)
       expect(counts()).toEqual(before)
     })
   )
@@ -69,11 +78,11 @@ describe("Signals.layerTest", () => {
     Effect.gen(function* () {
       const signals = yield* Signals
       yield* signals.emit("SIGHUP")
-      yield* signals.emit("SIGTERM")
       yield* signals.emit("SIGINT")
+      yield* signals.emit("SIGHUP")
       const received = [yield* signals.next, yield* signals.next, yield* signals.next]
-      expect(received).toEqual(["SIGHUP", "SIGTERM", "SIGINT"])
-    }).pipe(Effect.provide(Signals.layerTest))
+      expect(received).toEqual(["SIGHUP", "SIGINT", "SIGHUP"])
+    }).pipe(Effect.provide(test))
   )
 })
 
@@ -85,7 +94,7 @@ describe("Signals.member", () => {
       yield* (yield* Signals).emit(signal)
       const exit = yield* Fiber.await(member)
       expect(exit).toStrictEqual(Exit.fail(new SignalReceived({ signal })))
-    }).pipe(Effect.provide(Signals.layerTest))
+    }).pipe(Effect.provide(test))
   )
 
   it.effect("keeps running after SIGHUP and stops on the next SIGTERM", () =>
@@ -101,7 +110,42 @@ describe("Signals.member", () => {
         yield* signals.emit("SIGTERM")
         expect(yield* Fiber.await(member)).toStrictEqual(Exit.fail(new SignalReceived({ signal: "SIGTERM" })))
         expect(logs.lines).toEqual(["received SIGHUP: nothing to reload yet"])
-      }).pipe(Effect.provide(Layer.merge(Signals.layerTest, logs.layer)))
+      }).pipe(Effect.provide(Layer.merge(test, logs.layer)))
+    })
+  )
+})
+
+describe("Signals during shutdown", () => {
+  it.effect.each(["SIGTERM", "SIGINT"] as const)("a second %s forces the exit; a SIGHUP is logged and ignored", (signal) =>
+    Effect.gen(function* () {
+      const logs = yield* watchLogs("during shutdown")
+      yield* Effect.gen(function* () {
+        const signals = yield* Signals
+        const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
+        yield* signals.emit("SIGTERM")
+        expect(yield* signals.next).toBe("SIGTERM")
+        expect(forced.pollUnsafe()).toBeUndefined()
+        yield* signals.emit(signal)
+        expect(yield* Fiber.join(forced)).toBe(`received ${signal} during shutdown: forcing exit`)
+      }).pipe(Effect.provide(Layer.merge(test, logs.layer)))
+    })
+  )
+
+  it.effect("the first SIGTERM after another stop reason began the shutdown forces the exit", () =>
+    Effect.gen(function* () {
+      const logs = yield* watchLogs("received SIGHUP during shutdown")
+      yield* Effect.gen(function* () {
+        const signals = yield* Signals
+        const lifecycle = yield* Lifecycle
+        yield* lifecycle.register(fakeServer([], "api", { drained: Effect.never }))
+        yield* Effect.forkChild(lifecycle.shutdown("shutdown requested by POST /shutdown"), { startImmediately: true })
+        const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
+        yield* signals.emit("SIGHUP")
+        expect(yield* logs.seen).toBe("received SIGHUP during shutdown: ignored")
+        expect(forced.pollUnsafe()).toBeUndefined()
+        yield* signals.emit("SIGTERM")
+        expect(yield* Fiber.join(forced)).toBe("received SIGTERM during shutdown: forcing exit")
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(test, logs.layer)))
     })
   )
 })
