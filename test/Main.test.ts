@@ -15,6 +15,7 @@ import { AppConfig } from "../src/services/AppConfig.ts"
 import { Lifecycle } from "../src/services/Lifecycle.ts"
 import { Teardown } from "../src/services/Teardown.ts"
 import { listenerCounts, trackFibers, withTracker } from "./support/leaks.ts"
+import { fakeServer, lifecycleTest } from "./support/lifecycle.ts"
 
 /** Every log line, with its level. */
 const captureLogs = () => {
@@ -28,8 +29,8 @@ const captureLogs = () => {
 /** The program's layers as in `program.ts`, without the HTTP servers: live signals and process faults. */
 const live = (appConfig: Layer.Layer<AppConfig, unknown>) =>
   ProcessFaults.layer.pipe(
-    Layer.provideMerge(Lifecycle.layer),
-    Layer.provideMerge(Layer.mergeAll(Signals.layer, appConfig, Teardown.layerTest))
+    Layer.provideMerge(Layer.mergeAll(Signals.layer, appConfig)),
+    Layer.provideMerge(Layer.merge(Teardown.layerTest, Lifecycle.layerTest))
   )
 
 describe("Main.toExitCode", () => {
@@ -109,10 +110,30 @@ describe("a full start and stop", () => {
       expect(listenerCounts()).toEqual(before)
       expect(tracker.registry.snapshot()).toEqual([])
       expect(tracker.running()).toEqual([])
-      // Nothing left behind acts later: the hard-stop watchdog (budget + 1 s) died with the Lifecycle layer.
+      // Nothing left behind acts later.
       yield* TestClock.adjust("1 hour")
       expect(forced.pollUnsafe()).toBeUndefined()
     }).pipe(Effect.provide(Teardown.layerTest))
+  )
+})
+
+describe("Main.watchdog", () => {
+  it.effect("forces exit 2 when a shutdown is still running one second after its budget", () =>
+    Effect.gen(function* () {
+      const lifecycle = yield* Lifecycle
+      const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
+      yield* Effect.forkChild(Main.watchdog, { startImmediately: true })
+      yield* TestClock.adjust("1 hour")
+      expect(forced.pollUnsafe(), "nothing happens before a shutdown begins").toBeUndefined()
+      yield* lifecycle.register(fakeServer([], "api", { drained: Effect.never, budget: "10 seconds" }))
+      yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+      yield* TestClock.adjust("10999 millis")
+      expect(forced.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      expect(forced.pollUnsafe()).toStrictEqual(
+        Exit.succeed("shutdown budget exhausted and finalizers still running: forcing exit")
+      )
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(Teardown.layerTest, lifecycleTest())))
   )
 })
 

@@ -4,13 +4,15 @@
  * ends. The idle grace runs on the TestClock (`it.effect`); responses are held and released by the test, so nothing
  * here depends on real timing except bounded waits for socket events.
  */
+import { readFileSync } from "node:fs"
 import http from "node:http"
+import https from "node:https"
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import * as ConnectionTracker from "../src/layers/ConnectionTracker.ts"
-import { connect, connectError, realSleep, waitFor, within } from "./support/http-client.ts"
+import * as ConnectionTracker from "../../src/http/ConnectionTracker.ts"
+import { connect, connectError, realSleep, waitFor, within } from "../support/http-client.ts"
 
 const idleGrace = 250
 
@@ -26,6 +28,7 @@ const serve = Effect.gen(function* () {
   const tracker = yield* ConnectionTracker.install(server, { idleGrace })
   const held: Array<http.ServerResponse> = []
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    tracker.onRequest(req, res)
     if (req.url?.startsWith("/hold")) held.push(res)
     else res.end(`ok ${req.url}`)
   })
@@ -59,7 +62,7 @@ describe("ConnectionTracker", () => {
       yield* client.send("/hold")
       yield* waitHeld(1)
       const stats = yield* tracker.beginDrain
-      expect(stats).toEqual({ socketsAtStart: 1, inFlightAtStart: 1 })
+      expect(stats).toEqual({ connectionsAtStart: 1, inFlightAtStart: 1 })
       yield* release()
 
       const response = yield* client.next()
@@ -257,6 +260,98 @@ describe("ConnectionTracker", () => {
       // http.Server#close stops this interval; the drain closes the listener without it and must stop it itself
       expect((checker as unknown as { _destroyed: boolean })._destroyed).toBe(true)
     })
+  )
+})
+
+describe("ConnectionTracker, beyond plain requests", () => {
+  it.effect("lists the requests in flight by method and path, never with their query", () =>
+    Effect.gen(function* () {
+      const { tracker, port, release, waitHeld } = yield* serve
+      const client = yield* connect(port)
+      yield* client.send("/hold/a?access_token=secret")
+      yield* waitHeld(1)
+      const [listed] = tracker.requests()
+      expect(listed).toMatchObject({ method: "GET", path: "/hold/a" })
+      expect(JSON.stringify(tracker.requests())).not.toContain("secret")
+      yield* release()
+      yield* client.next()
+      yield* waitFor("no request listed", () => tracker.requests().length === 0)
+    })
+  )
+
+  it.effect("an upgraded connection is destroyed when the idle grace ends, even while bytes flow", () =>
+    Effect.gen(function* () {
+      const { server, tracker, port } = yield* serve
+      server.on("upgrade", (req: http.IncomingMessage, socket: import("node:net").Socket) => {
+        tracker.onUpgrade(req)
+        socket.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        socket.on("data", (chunk) => socket.write(chunk))
+      })
+      const client = yield* connect(port)
+      yield* client.write("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+      yield* waitFor("upgrade listed", () => tracker.requests().some((r) => r.path === "/echo"))
+      expect(tracker.inFlight()).toBe(1)
+      yield* tracker.beginDrain
+      yield* client.write("still talking")
+      yield* settle
+      expect(client.isClosed()).toBe(false)
+      yield* TestClock.adjust(`${idleGrace} millis`)
+      yield* client.closed()
+      yield* tracker.awaitDrained.pipe(within(1_000, "drain"))
+    })
+  )
+
+  it.effect(
+    "TLS: requests are tracked on the TLS socket (Connection: close at drain); a handshake never finished is reaped",
+    () =>
+      Effect.gen(function* () {
+        const tlsDir = new URL("../support/tls/", import.meta.url)
+        const server = https.createServer({
+          key: readFileSync(new URL("key.pem", tlsDir)),
+          cert: readFileSync(new URL("cert.pem", tlsDir))
+        })
+        const tracker = yield* ConnectionTracker.install(server, { idleGrace })
+        const held: Array<http.ServerResponse> = []
+        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+          tracker.onRequest(req, res)
+          held.push(res)
+        })
+        yield* Effect.callback<void>(
+          (resume) => void server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.void))
+        )
+        yield* Effect.addFinalizer(() => Effect.andThen(tracker.beginDrain, tracker.destroyAll))
+        const port = (server.address() as AddressInfo).port
+        const stalled = yield* connect(port) // plain TCP: the TLS handshake never starts
+        const answer = Effect.promise(
+          () =>
+            new Promise<http.IncomingMessage>((resolve, reject) =>
+              https
+                .get(
+                  {
+                    host: "127.0.0.1",
+                    port,
+                    path: "/",
+                    rejectUnauthorized: false,
+                    agent: new https.Agent({ keepAlive: true })
+                  },
+                  resolve
+                )
+                .on("error", reject)
+            )
+        )
+        const response = yield* Effect.forkChild(answer, { startImmediately: true })
+        yield* waitFor("request held", () => held.length === 1)
+        expect(tracker.connections()).toBe(1)
+        yield* tracker.beginDrain
+        held[0]?.end("ok")
+        const res = yield* Fiber.join(response)
+        expect(res.headers.connection).toBe("close")
+        res.resume()
+        yield* TestClock.adjust(`${idleGrace} millis`)
+        yield* stalled.closed()
+        yield* tracker.awaitDrained.pipe(within(1_000, "drain"))
+        expect(server.listening).toBe(false)
+      })
   )
 })
 
