@@ -22,7 +22,9 @@ await build({
   sourcemap: "linked",
   legalComments: "none",
   // `ws` (WebSocket upgrades) is CommonJS and `require`s Node's built-ins: give the ESM bundle a `require`.
-  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
+  },
   logLevel: "warning"
 })
 

@@ -119,7 +119,9 @@ export const run = <const Members extends Readonly<Record<string, Member>>>(
     const log =
       first.exitCode === 0 ? Effect.logInfo(`stopping: ${first.reason}`) : Effect.logError(`stopping: ${first.reason}`)
     yield* log.pipe(
-      Effect.annotateLogs(first.detail === undefined ? { exitCode: first.exitCode } : { exitCode: first.exitCode, cause: first.detail })
+      Effect.annotateLogs(
+        first.detail === undefined ? { exitCode: first.exitCode } : { exitCode: first.exitCode, cause: first.detail }
+      )
     )
     const outcome = yield* lifecycle.shutdown(first.reason)
     return { reason: first.reason, exitCode: outcome.drained ? first.exitCode : 2 } satisfies Stop

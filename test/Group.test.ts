@@ -25,7 +25,7 @@ class DatabaseLost extends Data.TaggedError("DatabaseLost")<{ readonly host: str
 }
 
 /** A member's own reason without an exit code. */
-class QueueClosed extends Data.TaggedError("QueueClosed")<{}> {
+class QueueClosed extends Data.TaggedError("QueueClosed") {
   override get message() {
     return "the job queue was closed"
   }
@@ -56,7 +56,11 @@ interface Case {
   readonly forced?: string
 }
 
-const serveError = new ListenError({ server: "api", options: { host: "0.0.0.0", port: 8080 }, cause: { code: "EADDRINUSE" } })
+const serveError = new ListenError({
+  server: "api",
+  options: { host: "0.0.0.0", port: 8080 },
+  cause: { code: "EADDRINUSE" }
+})
 const cases: ReadonlyArray<Case> = [
   {
     name: "SIGTERM stops the group gracefully",
@@ -251,35 +255,38 @@ describe("Group.run", () => {
 })
 
 describe("Group.optional", () => {
-  it.effect("an optional member's failure is logged and counted; the others keep serving; it is interrupted at the end", () => {
-    const lines: Array<LogLine> = []
-    return Effect.gen(function* () {
-      const events: Array<string> = []
-      const signals = yield* Signals
-      const failures = Metric.withAttributes(memberFailures, { member: "cache" })
-      const before = (yield* Metric.value(failures)).count
-      const group = yield* Effect.forkChild(
-        Group.run({
-          signals: Signals.member,
-          cache: Group.optional(Effect.fail(new QueueClosed()).pipe(Effect.delay("1 second"))),
-          warmer: Group.optional(member(events, "warmer", { _tag: "Forever" })),
-          api: member(events, "api", { _tag: "Forever" })
-        }).pipe(Effect.scoped)
-      )
-      yield* TestClock.adjust("2 seconds")
-      expect(group.pollUnsafe(), "the group goes on").toBeUndefined()
-      expect(events).toEqual([])
-      expect((yield* Metric.value(failures)).count - before).toBe(1)
-      expect(lines.find((line) => line.message.includes("cache"))).toMatchObject({
-        level: "Error",
-        message: "optional member cache failed: the job queue was closed"
-      })
-      yield* signals.emit("SIGTERM")
-      const stop = yield* Fiber.join(group)
-      expect(stop).toEqual({ reason: "received SIGTERM", exitCode: 0 })
-      expect(events.toSorted()).toEqual(["interrupted:api", "interrupted:warmer"])
-    }).pipe(Effect.provide(deps(lines)))
-  })
+  it.effect(
+    "an optional member's failure is logged and counted; the others keep serving; it is interrupted at the end",
+    () => {
+      const lines: Array<LogLine> = []
+      return Effect.gen(function* () {
+        const events: Array<string> = []
+        const signals = yield* Signals
+        const failures = Metric.withAttributes(memberFailures, { member: "cache" })
+        const before = (yield* Metric.value(failures)).count
+        const group = yield* Effect.forkChild(
+          Group.run({
+            signals: Signals.member,
+            cache: Group.optional(Effect.fail(new QueueClosed()).pipe(Effect.delay("1 second"))),
+            warmer: Group.optional(member(events, "warmer", { _tag: "Forever" })),
+            api: member(events, "api", { _tag: "Forever" })
+          }).pipe(Effect.scoped)
+        )
+        yield* TestClock.adjust("2 seconds")
+        expect(group.pollUnsafe(), "the group goes on").toBeUndefined()
+        expect(events).toEqual([])
+        expect((yield* Metric.value(failures)).count - before).toBe(1)
+        expect(lines.find((line) => line.message.includes("cache"))).toMatchObject({
+          level: "Error",
+          message: "optional member cache failed: the job queue was closed"
+        })
+        yield* signals.emit("SIGTERM")
+        const stop = yield* Fiber.join(group)
+        expect(stop).toEqual({ reason: "received SIGTERM", exitCode: 0 })
+        expect(events.toSorted()).toEqual(["interrupted:api", "interrupted:warmer"])
+      }).pipe(Effect.provide(deps(lines)))
+    }
+  )
 
   it.effect("the stop reason is logged once with its message: info when graceful, error otherwise", () => {
     const lines: Array<LogLine> = []

@@ -28,8 +28,15 @@ import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
 import * as NodeWS from "@effect/platform-node/NodeWS"
 import { Config, Deferred, Duration, Effect, Exit, type FileSystem, Layer, Option, type Path, Scope } from "effect"
 import type { LazyArg } from "effect/Function"
+import {
+  type Etag,
+  FetchHttpClient,
+  type HttpClient,
+  type HttpPlatform,
+  HttpServer,
+  HttpServerError
+} from "effect/http"
 import * as NetAddress from "effect/net/NetAddress"
-import { type Etag, FetchHttpClient, type HttpClient, type HttpPlatform, HttpServer, HttpServerError } from "effect/http"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import * as ConnectionTracker from "./ConnectionTracker.ts"
 import { ListenError } from "./ListenError.ts"
@@ -100,8 +107,7 @@ export const make = Effect.fnUntraced(function* (
     if (Deferred.doneUnsafe(failed, Exit.fail(error))) runFork(Effect.logError(error.message))
   })
   const bound = server.address() as AddressInfo | string
-  const address =
-    typeof bound === "string" ? { host: bound, port: 0 } : { host: bound.address, port: bound.port }
+  const address = typeof bound === "string" ? { host: bound, port: 0 } : { host: bound.address, port: bound.port }
   const socketAddress =
     typeof bound === "string"
       ? NetAddress.unixPathAddress(bound)
@@ -141,11 +147,13 @@ export const make = Effect.fnUntraced(function* (
   // The server's own scope: after the shutdown, make sure nothing is left (a server nobody served, or forced).
   yield* Scope.addFinalizer(
     scope,
-    lifecycle.shutdown(`${name} server released`).pipe(
-      Effect.andThen(force),
-      Effect.andThen(Effect.timeoutOption(tracker.awaitDrained, Duration.seconds(1))),
-      Effect.asVoid
-    )
+    lifecycle
+      .shutdown(`${name} server released`)
+      .pipe(
+        Effect.andThen(force),
+        Effect.andThen(Effect.timeoutOption(tracker.awaitDrained, Duration.seconds(1))),
+        Effect.asVoid
+      )
   )
 
   const handle: Handle = { name, address, tracker, failure: Deferred.await(failed) }
@@ -207,7 +215,8 @@ export const handle: Effect.Effect<Option.Option<Handle>, never, HttpServer.Http
 export const layerServer = (
   evaluate: LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>,
   options: Options
-): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError> => Layer.effect(HttpServer.HttpServer, make(evaluate, options))
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError> =>
+  Layer.effect(HttpServer.HttpServer, make(evaluate, options))
 
 /**
  * layer — `NodeHttpServer.layer` with the graceful shutdown: `HttpServer` and the Node HTTP platform services.
@@ -226,7 +235,10 @@ export const layerConfig = (
   options: Config.Wrap<Options>
 ): Layer.Layer<Provided, HttpServerError.ServeError | Config.ConfigError> =>
   Layer.mergeAll(
-    Layer.effect(HttpServer.HttpServer, Effect.flatMap(Config.unwrap(options), (options) => make(evaluate, options))),
+    Layer.effect(
+      HttpServer.HttpServer,
+      Effect.flatMap(Config.unwrap(options), (options) => make(evaluate, options))
+    ),
     NodeHttpServer.layerHttpServices
   )
 

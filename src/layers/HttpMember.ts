@@ -65,10 +65,16 @@ export const layer = <I, E, R>(
     readonly middleware?: RouteMiddleware | undefined
   }
 ) => {
-  const observe = RequestMetrics.middleware(options.name)
-  const wrap = options.middleware
-  const routeMiddleware: RouteMiddleware = wrap === undefined ? observe : (handler) => observe(wrap(handler))
-  const served = HttpRouter.serve(Layer.provide(options.routes, HttpRouter.middleware(routeMiddleware).layer), {
+  // made anew with each build of the layer: each build counts in series of its own
+  const routeMiddleware = Layer.unwrap(
+    Effect.sync(() => {
+      const observe = RequestMetrics.middleware(options.name)
+      const wrap = options.middleware
+      const middleware: RouteMiddleware = wrap === undefined ? observe : (handler) => observe(wrap(handler))
+      return HttpRouter.middleware(middleware).layer
+    })
+  )
+  const served = HttpRouter.serve(Layer.provide(options.routes, routeMiddleware), {
     disableLogger: true,
     disableListenLog: true
   })

@@ -72,7 +72,10 @@ export const make = (): Lifecycle["Service"] => {
     Effect.suspend(() => {
       if (episode !== undefined) return Effect.succeed(episode.outcome)
       const members = [...servers]
-      const budget = members.reduce((max, s) => Duration.max(max, s.budget), members.length > 0 ? Duration.zero : defaultBudget)
+      const budget = members.reduce(
+        (max, s) => Duration.max(max, s.budget),
+        members.length > 0 ? Duration.zero : defaultBudget
+      )
       const shutdownDelay = members.reduce((max, s) => Duration.max(max, s.shutdownDelay), Duration.zero)
       const current = { outcome: Deferred.makeUnsafe<Outcome>(), drainEnded: undefined as number | undefined }
       episode = current
@@ -143,7 +146,10 @@ export class Lifecycle extends Context.Service<
     /** Lifecycle.addCheck — a readiness check while the scope lives (see `Lifecycle.readinessCheck`). */
     readonly addCheck: (check: Readiness.Check) => Effect.Effect<void, never, Scope.Scope>
     /** Lifecycle.addHook — a shutdown hook while the scope lives, run after those added before it. */
-    readonly addHook: (when: ShutdownSequence.HookTime, hook: ShutdownSequence.Hook) => Effect.Effect<void, never, Scope.Scope>
+    readonly addHook: (
+      when: ShutdownSequence.HookTime,
+      hook: ShutdownSequence.Hook
+    ) => Effect.Effect<void, never, Scope.Scope>
     /** Lifecycle.register — a bound server takes part in the shutdown until the scope closes. */
     readonly register: (server: Drainable) => Effect.Effect<void, never, Scope.Scope>
     /**
@@ -170,8 +176,9 @@ export class Lifecycle extends Context.Service<
   static readonly process = (): Lifecycle["Service"] => (processLifecycle ??= make())
 
   /** Lifecycle.current — the provided lifecycle, or the process's own. Needs nothing. */
-  static readonly current: Effect.Effect<Lifecycle["Service"]> = Effect.map(Effect.serviceOption(Lifecycle), (option) =>
-    Option.isSome(option) ? option.value : Lifecycle.process()
+  static readonly current: Effect.Effect<Lifecycle["Service"]> = Effect.map(
+    Effect.serviceOption(Lifecycle),
+    (option) => (Option.isSome(option) ? option.value : Lifecycle.process())
   )
 
   /**

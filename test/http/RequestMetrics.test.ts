@@ -1,22 +1,29 @@
 /**
- * Metrics — `observe` and `trackInFlight` as units, each test with its own metric registry: the status recorded for
- * each kind of handler exit (by method), the bucket each duration lands in, the request's fiber made findable for
- * `/debug/fibers`, and the in-flight gauge read at scrape time and removed with its scope.
+ * RequestMetrics — the route middleware as a unit, each test with its own metric registry: the status recorded for
+ * each kind of handler exit (by method) and the bucket each duration lands in.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Metric, Scope } from "effect"
-import { HttpServerResponse } from "effect/http"
+import { Deferred, Effect, Exit, Fiber, Metric } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import { ClientAbort } from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Respondable from "effect/http/HttpServerRespondable"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import { vi } from "vitest"
-import { observe, trackInFlight } from "../src/services/Metrics.ts"
+import * as RequestMetrics from "../../src/http/RequestMetrics.ts"
 
 /** withRegistry — `effect` with a metric registry of its own. */
 const withRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, Metric.MetricRegistry, new Map())
+
+/** observe — the middleware of `server` applied to one handler, run as the router runs it: `route` matched. */
+const observe = (server: string, route: `/${string}`) => {
+  const middleware = RequestMetrics.middleware(server)
+  const matched = HttpRouter.route("GET", route, Effect.succeed(HttpServerResponse.text("")))
+  return <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    middleware(handler).pipe(Effect.provideService(HttpRouter.RouteContext, { route: matched, params: {} }))
+}
 
 /** serve — runs an observed handler as the router would: with the request in its context. */
 const serve =
@@ -57,7 +64,7 @@ class Teapot {
   readonly [Respondable.symbol] = () => Effect.succeed(HttpServerResponse.text("teapot", { status: 418 }))
 }
 
-describe("Metrics.observe", () => {
+describe("RequestMetrics.middleware", () => {
   it.effect("records the response's status on success, by method", () =>
     withRegistry(
       Effect.gen(function* () {
@@ -194,49 +201,6 @@ describe("Metrics.observe", () => {
         expect(state.buckets.find(([bound]) => bound === 60)?.[1]).toBe(1)
         expect(state.sum).toBeGreaterThanOrEqual(0.035)
         expect(state.sum).toBeLessThan(60)
-      })
-    )
-  )
-})
-
-describe("Metrics.trackInFlight", () => {
-  const gauge = (server: string) =>
-    Effect.map(
-      Metric.snapshot,
-      (metrics) =>
-        metrics.find((m) => m.id === "http_requests_in_flight" && m.attributes?.server === server)?.state as
-          | Metric.GaugeState<number>
-          | undefined
-    )
-
-  it.effect("registers a gauge read at scrape time; releasing its scope removes the series", () =>
-    withRegistry(
-      Effect.gen(function* () {
-        let inFlight = 3
-        let reads = 0
-        const apiScope = yield* Scope.make()
-        yield* trackInFlight("api", () => {
-          reads++
-          return inFlight
-        }).pipe(Scope.provide(apiScope))
-        yield* trackInFlight("admin", () => 1)
-        expect(reads).toBe(0)
-
-        expect(yield* gauge("api")).toEqual({ value: 3 })
-        expect(reads).toBe(1)
-        inFlight = 7
-        expect(yield* gauge("api")).toEqual({ value: 7 })
-        expect(yield* PrometheusMetrics.format()).toContain('http_requests_in_flight{server="api"} 7\n')
-
-        yield* Scope.close(apiScope, Exit.void)
-        expect(yield* gauge("api")).toBeUndefined()
-        expect(yield* gauge("admin")).toEqual({ value: 1 })
-        const text = yield* PrometheusMetrics.format()
-        expect(text).not.toContain('server="api"')
-        expect(text).toContain('http_requests_in_flight{server="admin"} 1\n')
-        const readsAfterRelease = reads
-        yield* Metric.snapshot
-        expect(reads).toBe(readsAfterRelease)
       })
     )
   )

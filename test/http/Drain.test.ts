@@ -1,60 +1,48 @@
 /**
- * GracefulHttpServer against real sockets: the API's routes (or a route of the test's own) served on 127.0.0.1:0,
- * registered with a real `Lifecycle`, and a raw keep-alive client (`support/http-client.ts`). Idle grace, handler
- * delays, the shutdown delay and the budget all run on the TestClock under `it.effect`; the two tests about real
- * completion timing use `it.live` with small durations and generous bounds.
+ * The drain of a `GracefulHttpServer` against real sockets: the reference API server (`ApiServer.layer`, built on
+ * `GracefulHttpServer.layer`) on 127.0.0.1:0 with a fresh `Lifecycle`, and a raw keep-alive client
+ * (`support/http-client.ts`). Idle grace, handler delays, the shutdown delay and the budget run on the TestClock
+ * under `it.effect`; the two tests about real completion timing use `it.live` with small durations and generous
+ * bounds.
  */
+import { createServer } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, References, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, References, Scope } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
-import * as ApiServer from "../src/layers/ApiServer.ts"
-import * as GracefulHttpServer from "../src/layers/GracefulHttpServer.ts"
-import { Signals } from "../src/layers/Signals.ts"
-import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
-import { Lifecycle } from "../src/services/Lifecycle.ts"
-import { Teardown } from "../src/services/Teardown.ts"
-import { connect, connectError, realSleep, waitFor, within } from "./support/http-client.ts"
+import * as GracefulHttpServer from "../../src/http/GracefulHttpServer.ts"
+import { ApiServer } from "../../src/layers/ApiServer.ts"
+import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts"
+import { Lifecycle } from "../../src/services/Lifecycle.ts"
+import { connect, connectError, realSleep, waitFor, within } from "../support/http-client.ts"
 
 /** settle — real time for socket events (a destroy, a FIN) to cross loopback before asserting they did not happen. */
 const settle = realSleep(40)
 
 const grace = Duration.millis(250)
 
-/** the real Lifecycle with test signals, a recording Teardown and test configuration; logs kept quiet */
-const lifecycleLayer = (config: Partial<AppConfigValues> = {}) =>
-  Lifecycle.layer.pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        Signals.layerTest,
-        Teardown.layerTest,
-        AppConfig.layerTest({ drainIdleGrace: grace, ...config }),
-        Layer.succeed(References.MinimumLogLevel, "Error")
-      )
-    )
+/** a fresh Lifecycle and the test configuration (ports 0 on 127.0.0.1); logs kept quiet */
+const deps = (config: Partial<AppConfigValues> = {}) =>
+  Layer.mergeAll(
+    Lifecycle.layerTest,
+    AppConfig.layerTest({ drainIdleGrace: grace, ...config }),
+    Layer.succeed(References.MinimumLogLevel, "Error")
   )
 
 /** run — `body` with a fresh Lifecycle; its layers are released when `body` ends. */
 const run = <A, E>(
-  body: Effect.Effect<A, E, Lifecycle | AppConfig | Teardown | Scope.Scope>,
+  body: Effect.Effect<A, E, Lifecycle | AppConfig | Scope.Scope>,
   config: Partial<AppConfigValues> = {}
-) => Effect.scoped(body).pipe(Effect.provide(lifecycleLayer(config)))
+) => Effect.scoped(body).pipe(Effect.provide(deps(config)))
 
-/** api — the API server's routes on a `GracefulHttpServer` bound in the current scope, with the configured grace. */
+/** api — the API server bound in the current scope (its layer built there), as its handle. */
 const api = Effect.gen(function* () {
-  const lifecycle = yield* Lifecycle
-  const config = yield* AppConfig
-  const app = yield* HttpRouter.toHttpEffect(ApiServer.routes(lifecycle.isReady))
-  return yield* GracefulHttpServer.make({
-    name: "api",
-    host: "127.0.0.1",
-    port: 0,
-    idleGrace: config.drainIdleGrace,
-    app
-  })
+  const scope = yield* Effect.scope
+  const context = yield* Layer.buildWithScope(ApiServer.layer, scope)
+  return Context.get(context, ApiServer)
 })
 
-const inFlight = (server: GracefulHttpServer.GracefulHttpServer, n: number) =>
+const inFlight = (server: GracefulHttpServer.Handle, n: number) =>
   waitFor(`${n} request(s) in flight`, () => server.tracker.inFlight() === n)
 
 const tcpHandles = () =>
@@ -187,7 +175,7 @@ describe("GracefulHttpServer", () => {
         const response = yield* busy.next()
         expect([response.status, response.headers.connection]).toEqual([503, "close"])
         yield* busy.closed()
-        expect(yield* Fiber.join(shutdown)).toEqual({ drained: false })
+        expect(yield* Fiber.join(shutdown)).toEqual({ reason: "test", drained: false })
         yield* server.tracker.awaitDrained.pipe(within(1_000, "drain after force"))
         expect([server.tracker.connections(), server.tracker.inFlight()]).toEqual([0, 0])
       }),
@@ -195,23 +183,52 @@ describe("GracefulHttpServer", () => {
     )
   )
 
-  it.effect("releasing the scope forces what is still open: 503 for a running request, sockets closed", () =>
+  it.effect(
+    "releasing the scope drains: the running request is answered 200, idle connections close after the grace",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const scope = yield* Scope.make()
+          const server = yield* api.pipe(Scope.provide(scope))
+          const busy = yield* connect(server.address.port)
+          const idle = yield* connect(server.address.port)
+          yield* idle.request("/healthz")
+          yield* busy.send("/api/delay/1000")
+          yield* inFlight(server, 1)
+
+          const release = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+          yield* waitFor("drain begun", server.tracker.draining)
+          expect(yield* connectError(server.address.port)).toBe("ECONNREFUSED")
+          yield* TestClock.adjust(grace)
+          yield* idle.closed()
+          expect(release.pollUnsafe()).toBeUndefined()
+          yield* TestClock.adjust("750 millis")
+          const response = yield* busy.next()
+          expect([response.status, response.headers.connection]).toEqual([200, "close"])
+          yield* busy.closed()
+          yield* Fiber.join(release).pipe(within(2_000, "server scope release"))
+        })
+      )
+  )
+
+  it.effect("releasing the scope with a request that outlives the budget: 503, then the release completes", () =>
     run(
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const server = yield* api.pipe(Scope.provide(scope))
         const busy = yield* connect(server.address.port)
-        const idle = yield* connect(server.address.port)
-        yield* idle.request("/healthz")
         yield* busy.send("/api/delay/10000")
         yield* inFlight(server, 1)
 
-        yield* Scope.close(scope, Exit.void).pipe(within(2_000, "server scope release"))
+        const release = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+        yield* waitFor("drain begun", server.tracker.draining)
+        yield* TestClock.adjust("2 seconds")
         const response = yield* busy.next()
         expect(response.status).toBe(503)
         yield* busy.closed()
-        yield* idle.closed()
-      })
+        yield* Fiber.join(release).pipe(within(2_000, "server scope release"))
+      }),
+      { shutdownTimeout: Duration.seconds(2) }
     )
   )
 
@@ -225,14 +242,11 @@ describe("GracefulHttpServer", () => {
           Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)),
           Effect.as(HttpServerResponse.text("never"))
         )
-        const app = yield* HttpRouter.toHttpEffect(HttpRouter.add("GET", "/hang", hang))
-        const server = yield* GracefulHttpServer.make({
-          name: "test",
-          host: "127.0.0.1",
-          port: 0,
-          idleGrace: grace,
-          app
-        })
+        const served = HttpRouter.serve(HttpRouter.add("GET", "/hang", hang), { disableLogger: true }).pipe(
+          Layer.provideMerge(GracefulHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+        )
+        const context = yield* Layer.buildWithScope(served, yield* Effect.scope)
+        const server = Option.getOrThrow(yield* GracefulHttpServer.handle.pipe(Effect.provideContext(context)))
         const client = yield* connect(server.address.port)
         yield* client.send("/hang")
         yield* Deferred.await(started).pipe(within(2_000, "handler started"))
@@ -258,7 +272,10 @@ describe("GracefulHttpServer", () => {
         yield* waitFor("server sees 2 connections", () => server.tracker.connections() === 2)
         expect(tcpHandles()).toBe(5) // listener, 2 accepted, 2 client sockets
 
-        yield* Scope.close(scope, Exit.void).pipe(within(2_000, "server scope release"))
+        const release = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+        yield* waitFor("drain begun", server.tracker.draining)
+        yield* TestClock.adjust(grace)
+        yield* Fiber.join(release).pipe(within(2_000, "server scope release"))
         expect(server.tracker.connections()).toBe(0)
         expect(server.tracker.inFlight()).toBe(0)
         expect(yield* connectError(port)).toBe("ECONNREFUSED")
@@ -273,10 +290,8 @@ describe("GracefulHttpServer", () => {
     run(
       Effect.gen(function* () {
         const lifecycle = yield* Lifecycle
-        const teardown = yield* Teardown
         const server = yield* api
         const { port } = server.address
-        yield* lifecycle.markServing
 
         const watcher = yield* connect(port)
         expect(yield* watcher.request("/readyz")).toMatchObject({ status: 200, body: "ready" })
@@ -288,7 +303,11 @@ describe("GracefulHttpServer", () => {
         // phase 1, unready: readiness fails at once, on the existing connection, and requests are still served
         expect(lifecycle.phase()).toBe("stopping")
         const unready = yield* watcher.request("/readyz")
-        expect([unready.status, unready.body, unready.headers.connection]).toEqual([503, "not ready", "keep-alive"])
+        expect([unready.status, unready.body, unready.headers.connection]).toEqual([
+          503,
+          "not ready: shutting down",
+          "keep-alive"
+        ])
         const late = yield* connect(port)
         expect((yield* late.request("/healthz")).status).toBe(200)
         yield* TestClock.adjust("4999 millis")
@@ -314,8 +333,7 @@ describe("GracefulHttpServer", () => {
         yield* watcher.closed()
         yield* late.closed()
 
-        expect(yield* Fiber.join(shutdown).pipe(within(1_000, "shutdown"))).toEqual({ drained: true })
-        expect(yield* Effect.raceFirst(teardown.forced, Effect.succeed("not forced"))).toBe("not forced")
+        expect(yield* Fiber.join(shutdown).pipe(within(1_000, "shutdown"))).toEqual({ reason: "test", drained: true })
       }),
       { shutdownDelay: Duration.seconds(5), shutdownTimeout: Duration.seconds(25) }
     )

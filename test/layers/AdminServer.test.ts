@@ -5,33 +5,28 @@
  * its own metric registry and fiber dump; handler delays and shutdown phases run on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Fiber, Layer, Metric, References, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { ShutdownRequested } from "../src/Errors.ts"
-import * as Group from "../src/Group.ts"
-import { AdminServer } from "../src/layers/AdminServer.ts"
-import { ApiServer } from "../src/layers/ApiServer.ts"
-import { Signals } from "../src/layers/Signals.ts"
-import { AppConfig, type AppConfigValues } from "../src/services/AppConfig.ts"
-import { FiberDump, type FiberEntry, type FiberRegistry, makeRegistry } from "../src/services/FiberDump.ts"
-import { Lifecycle } from "../src/services/Lifecycle.ts"
-import { Teardown } from "../src/services/Teardown.ts"
-import { connect, fetchAnswer, realSleep, waitFor, within } from "./support/http-client.ts"
+import { ShutdownRequested } from "../../src/Errors.ts"
+import * as Group from "../../src/Group.ts"
+import { AdminServer } from "../../src/layers/AdminServer.ts"
+import { ApiServer } from "../../src/layers/ApiServer.ts"
+import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts"
+import { FiberDump, type FiberEntry, type FiberRegistry, makeRegistry } from "../../src/services/FiberDump.ts"
+import { Lifecycle, make as makeLifecycle } from "../../src/services/Lifecycle.ts"
+import { connect, fetchAnswer, realSleep, waitFor, within } from "../support/http-client.ts"
+import { fakeServer, withLayer } from "../support/lifecycle.ts"
 
-/** Lifecycle's dependencies: test signals and teardown, ports 0 on 127.0.0.1; logs kept quiet */
-const deps = (config: Partial<AppConfigValues>) =>
-  Layer.mergeAll(
-    Signals.layerTest,
-    Teardown.layerTest,
-    AppConfig.layerTest(config),
-    Layer.succeed(References.MinimumLogLevel, "Error")
-  )
-
-/** both servers, as the program builds them: one Lifecycle they register with */
+/** both servers, as the program builds them: one (fresh) Lifecycle they register with, ports 0; logs kept quiet */
 const serversLayer = (config: Partial<AppConfigValues>) =>
   Layer.mergeAll(ApiServer.layer, AdminServer.layer).pipe(
-    Layer.provideMerge(Lifecycle.layer),
-    Layer.provideMerge(deps(config))
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Lifecycle.layerTest,
+        AppConfig.layerTest(config),
+        Layer.succeed(References.MinimumLogLevel, "Error")
+      )
+    )
   )
 
 /** run — `body` with both servers bound, a fresh metric registry and the given (default: fresh) fiber dump. */
@@ -39,8 +34,8 @@ const run = <A, E>(
   body: Effect.Effect<A, E, ApiServer | AdminServer | Lifecycle | Scope.Scope>,
   options: { readonly config?: Partial<AppConfigValues>; readonly dump?: FiberRegistry } = {}
 ) =>
-  Effect.scoped(body).pipe(
-    Effect.provide(serversLayer(options.config ?? {})),
+  body.pipe(
+    withLayer(serversLayer(options.config ?? {})),
     Effect.provideService(Metric.MetricRegistry, new Map()),
     Effect.provideService(FiberDump, options.dump ?? makeRegistry())
   )
@@ -98,13 +93,10 @@ const fibers = (adminPort: number) =>
   })
 
 /**
- * otherLifecycle — a second, independent Lifecycle (fresh: not the memoized one the servers use) recording into the
- * same metric registry, so the one under test can shut down while the admin server stays up to be scraped.
+ * otherLifecycle — a second, independent Lifecycle recording into the same metric registry, so the one under test
+ * can shut down while the admin server stays up to be scraped.
  */
-const otherLifecycle = (config: Partial<AppConfigValues>) =>
-  Layer.build(Layer.fresh(Lifecycle.layer).pipe(Layer.provide(deps(config)))).pipe(
-    Effect.map((context) => Context.get(context, Lifecycle))
-  )
+const otherLifecycle = Effect.sync(makeLifecycle)
 
 const inFlight = (server: ApiServer["Service"], n: number) =>
   waitFor(`${n} request(s) in flight`, () => server.tracker.inFlight() === n)
@@ -119,7 +111,8 @@ describe("AdminServer /metrics", () => {
         yield* http(port.api, "/nope/deeper")
         yield* http(port.api, "/nope", "DELETE")
         yield* http(port.api, "/nope", "POST")
-        yield* http(port.api, "/readyz") // not serving yet: 503
+        yield* (yield* Lifecycle).setReady(false)
+        yield* http(port.api, "/readyz") // turned off: 503
         yield* http(port.api, "/api/delay/abc")
 
         const { text, samples } = yield* scrape(port.admin)
@@ -231,10 +224,11 @@ describe("AdminServer /metrics", () => {
 
         // A second Lifecycle (same registry) is shut down, so the admin server stays up to be scraped.
         const scope = yield* Scope.make()
-        const lifecycle = yield* otherLifecycle({ shutdownDelay: Duration.seconds(2) }).pipe(Scope.provide(scope))
+        const lifecycle = yield* otherLifecycle
+        yield* lifecycle.register(fakeServer([], "other", { shutdownDelay: "2 seconds" })).pipe(Scope.provide(scope))
         const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
         yield* TestClock.adjust("2 seconds")
-        expect(yield* Fiber.join(shutdown)).toEqual({ drained: true })
+        expect(yield* Fiber.join(shutdown)).toEqual({ reason: "test", drained: true })
 
         const phase = (samples: ReadonlyArray<Sample>, name: string) =>
           value(samples, "shutdown_phase_seconds", { phase: name })
@@ -258,16 +252,13 @@ describe("AdminServer /metrics", () => {
       Effect.gen(function* () {
         const port = yield* ports
         const scope = yield* Scope.make()
-        const lifecycle = yield* otherLifecycle({ shutdownTimeout: Duration.seconds(1) }).pipe(Scope.provide(scope))
-        yield* lifecycle.register({
-          name: "stuck",
-          beginDrain: Effect.void,
-          awaitDrained: Effect.never,
-          force: Effect.void
-        })
+        const lifecycle = yield* otherLifecycle
+        yield* lifecycle
+          .register(fakeServer([], "stuck", { drained: Effect.never, budget: "1 second" }))
+          .pipe(Scope.provide(scope))
         const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
         yield* TestClock.adjust("1 second")
-        expect(yield* Fiber.join(shutdown)).toEqual({ drained: false })
+        expect(yield* Fiber.join(shutdown)).toEqual({ reason: "test", drained: false })
 
         const samples = (yield* scrape(port.admin)).samples
         expect(
@@ -284,7 +275,7 @@ describe("AdminServer /metrics", () => {
 })
 
 describe("AdminServer /debug/fibers", () => {
-  it.effect("lists an in-flight API request with its fiber id, label and age, until it completes", () =>
+  it.effect("lists an in-flight API request with its label and age, until it completes", () =>
     run(
       Effect.gen(function* () {
         const port = yield* ports
@@ -297,16 +288,15 @@ describe("AdminServer /debug/fibers", () => {
         const listed = yield* fibers(port.admin)
         const entry = listed.find((f) => f.label === "api GET /api/delay/10000")
         expect(entry).toBeDefined()
-        expect(Number.isInteger(entry!.id)).toBe(true)
         expect(entry!.done).toBe(false)
         expect(entry!.ageMillis).toBeGreaterThanOrEqual(40)
-        // requests answered synchronously (the dump's own) never run long enough to be listed
-        expect(listed).toHaveLength(1)
+        // and the dump's own request, in flight while it answers
+        expect(listed.map((f) => f.label).sort()).toEqual(["admin GET /debug/fibers", "api GET /api/delay/10000"])
 
         yield* TestClock.adjust("10 seconds")
         yield* client.next()
         yield* inFlight(api, 0)
-        expect(yield* fibers(port.admin)).toEqual([])
+        expect((yield* fibers(port.admin)).map((f) => f.label)).toEqual(["admin GET /debug/fibers"])
       })
     )
   )
@@ -404,9 +394,9 @@ describe("AdminServer health", () => {
         const port = yield* ports
         const lifecycle = yield* Lifecycle
         expect(yield* http(port.admin, "/healthz")).toMatchObject({ status: 200, body: "ok" })
-        expect(yield* http(port.admin, "/readyz")).toMatchObject({ status: 503, body: "not ready" })
-        yield* lifecycle.markServing
         expect(yield* http(port.admin, "/readyz")).toMatchObject({ status: 200, body: "ready" })
+        yield* lifecycle.setReady(false)
+        expect(yield* http(port.admin, "/readyz")).toMatchObject({ status: 503, body: "not ready: turned off" })
         expect(yield* http(port.admin, "/nope")).toMatchObject({ status: 404, body: "not found" })
       })
     )

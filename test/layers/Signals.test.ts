@@ -7,11 +7,11 @@
 import { isMainThread } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Logger } from "effect"
-import { SignalReceived } from "../src/Errors.ts"
-import { type SignalName, Signals } from "../src/layers/Signals.ts"
-import { Lifecycle } from "../src/services/Lifecycle.ts"
-import { Teardown } from "../src/services/Teardown.ts"
-import { fakeServer } from "./support/lifecycle.ts"
+import { SignalReceived } from "../../src/Errors.ts"
+import { type SignalName, Signals } from "../../src/layers/Signals.ts"
+import { Lifecycle } from "../../src/services/Lifecycle.ts"
+import { Teardown } from "../../src/services/Teardown.ts"
+import { fakeServer } from "../support/lifecycle.ts"
 
 /** Signals' own dependencies, kept visible so a test can watch `Teardown.forced` and drive the `Lifecycle`. */
 const deps = Layer.merge(Teardown.layerTest, Lifecycle.layerTest)
@@ -116,19 +116,21 @@ describe("Signals.member", () => {
 })
 
 describe("Signals during shutdown", () => {
-  it.effect.each(["SIGTERM", "SIGINT"] as const)("a second %s forces the exit; a SIGHUP is logged and ignored", (signal) =>
-    Effect.gen(function* () {
-      const logs = yield* watchLogs("during shutdown")
-      yield* Effect.gen(function* () {
-        const signals = yield* Signals
-        const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
-        yield* signals.emit("SIGTERM")
-        expect(yield* signals.next).toBe("SIGTERM")
-        expect(forced.pollUnsafe()).toBeUndefined()
-        yield* signals.emit(signal)
-        expect(yield* Fiber.join(forced)).toBe(`received ${signal} during shutdown: forcing exit`)
-      }).pipe(Effect.provide(Layer.merge(test, logs.layer)))
-    })
+  it.effect.each(["SIGTERM", "SIGINT"] as const)(
+    "a second %s forces the exit; a SIGHUP is logged and ignored",
+    (signal) =>
+      Effect.gen(function* () {
+        const logs = yield* watchLogs("during shutdown")
+        yield* Effect.gen(function* () {
+          const signals = yield* Signals
+          const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
+          yield* signals.emit("SIGTERM")
+          expect(yield* signals.next).toBe("SIGTERM")
+          expect(forced.pollUnsafe()).toBeUndefined()
+          yield* signals.emit(signal)
+          expect(yield* Fiber.join(forced)).toBe(`received ${signal} during shutdown: forcing exit`)
+        }).pipe(Effect.provide(Layer.merge(test, logs.layer)))
+      })
   )
 
   it.effect("the first SIGTERM after another stop reason began the shutdown forces the exit", () =>
