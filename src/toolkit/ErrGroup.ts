@@ -72,10 +72,28 @@ const [succeedTrue, succeedFalse] = [Effect.succeed(true), Effect.succeed(false)
 /** the group starts no new task: a task has failed, `wait` has returned, or the Scope has closed */
 const stopped = <E>(g: Group<E>) => g.failure !== undefined || g.closed !== undefined
 
+/** Fork — `Effect.runForkWith(context)`: starts a fiber with the services of the fiber calling `go`, at once */
+type Fork = <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+
+/**
+ * Task fibers being started inside one another right now: a task that `go`s at once starts its child inside its own
+ * first step, on the same stack. Past `maxNesting`, a task's first step waits for the scheduler instead, so that a
+ * chain of tasks each starting the next cannot overflow the stack (Effect's own `startImmediately` forks do, losing
+ * the fiber that overflows).
+ */
+let nesting = 0
+const maxNesting = 64
+
 /** Starts `task` in a fiber of its own, at once (Go: `wg.Add(1); go …`). */
-const start = <E>(g: Group<E>, task: Effect.Effect<unknown, unknown, unknown>, context: Context.Context<never>) => {
+const start = <E>(g: Group<E>, task: Effect.Effect<unknown, unknown, unknown>, fork: Fork) => {
   g.running++
-  const fiber = Effect.runForkWith(context)(task as Effect.Effect<unknown, E>)
+  let fiber: Fiber.Fiber<unknown, E>
+  nesting++
+  try {
+    fiber = fork((nesting > maxNesting ? Effect.andThen(Effect.yieldNow, task) : task) as Effect.Effect<unknown, E>)
+  } finally {
+    nesting--
+  }
   const exit = fiber.pollUnsafe()
   if (exit !== undefined) return end(g, exit, fiber.id)
   g.fibers.add(fiber)
@@ -123,7 +141,7 @@ const settle = <E>(g: Group<E>): void => {
   try {
     while (g.queue.length > 0 && g.running < g.limit && !stopped(g)) {
       const next = g.queue.shift() as Queued
-      start(g, next.task, next.context)
+      start(g, next.task, Effect.runForkWith(next.context))
       next.resume(succeedTrue)
     }
   } finally {
@@ -197,7 +215,7 @@ export const go: {
       const g = group(self)
       if (stopped(g)) return succeedFalse
       if (g.queue.length === 0 && g.running < g.limit) {
-        start(g, task, fiber.context)
+        start(g, task, Effect.runForkWith(fiber.context))
         return succeedTrue
       }
       return Effect.callback<boolean>((resume) => {
@@ -221,7 +239,7 @@ export const tryGo: {
     Effect.withFiber((fiber) => {
       const g = group(self)
       if (stopped(g) || g.queue.length > 0 || g.running >= g.limit) return succeedFalse
-      start(g, task, fiber.context)
+      start(g, task, Effect.runForkWith(fiber.context))
       return succeedTrue
     })
 )
@@ -293,10 +311,11 @@ export const run = <const Tasks extends ReadonlyArray<Effect.Effect<unknown, unk
     // `go` for each task in turn, as one loop: the tasks that get a slot at once start in this step, without an
     // Effect per task (as `Effect.forEach` does); at the limit, `go` suspends for the next one, then the loop goes on
     const goAll: Effect.Effect<void, never, R> = Effect.withFiber((fiber) => {
+      const fork = Effect.runForkWith(fiber.context)
       while (next < all.length && !stopped(g)) {
         const task = all[next++] as Effect.Effect<unknown, E, R>
         if (g.queue.length > 0 || g.running >= g.limit) return Effect.flatMap(go(g, task), () => goAll)
-        start(g, task, fiber.context)
+        start(g, task, fork)
       }
       return Effect.void
     })

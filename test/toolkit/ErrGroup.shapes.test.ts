@@ -4,7 +4,7 @@
  * a long queue), tasks that complete at once (no observer), interrupting `run`, and the README examples.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Effect, Exit, Fiber, Latch } from "effect"
+import { Cause, Data, Effect, Exit, Fiber, Latch } from "effect"
 import { TestClock } from "effect/testing"
 import * as ErrGroup from "../../src/toolkit/ErrGroup.ts"
 import { verifyNone } from "../support/goleak.ts"
@@ -236,6 +236,27 @@ describe("ErrGroup shapes", () => {
         })
       )
     )
+  )
+
+  it.effect(
+    "a chain of 20 000 tasks, each starting the next at once, runs to its end without overflowing the stack",
+    () =>
+      verifyNone(
+        Effect.scoped(
+          Effect.gen(function* () {
+            let ran = 0
+            const group = yield* ErrGroup.make()
+            const chain = (n: number): Effect.Effect<unknown> =>
+              Effect.suspend(() => {
+                ran++
+                return n === 0 ? Effect.void : ErrGroup.go(group, chain(n - 1))
+              })
+            yield* ErrGroup.go(group, chain(20_000))
+            yield* ErrGroup.wait(group)
+            assert.strictEqual(ran, 20_001)
+          })
+        )
+      )
   )
 
   /** a task that ends at once, inside `go`, beside a sibling blocked on a gate */

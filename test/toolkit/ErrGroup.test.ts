@@ -477,7 +477,7 @@ describe("README examples", () => {
       Effect.scoped(
         Effect.gen(function* () {
           // README: three lines
-          const group = yield* ErrGroup.make<string>() // errgroup.WithContext: the first failure interrupts the rest
+          const group = yield* ErrGroup.make() // errgroup.WithContext: the first failure interrupts the rest
           yield* Effect.forEach([Effect.never, Effect.fail("search failed")], (task) => ErrGroup.go(group, task))
           const error = yield* Effect.flip(ErrGroup.wait(group)) // "search failed"; the other task was interrupted
           assert.strictEqual(error, "search failed")
@@ -490,8 +490,9 @@ describe("README examples", () => {
     verifyNone(
       Effect.scoped(
         Effect.gen(function* () {
-          // README: three lines
-          const group = yield* ErrGroup.make({ limit: 1 }) // g.SetLimit(1)
+          // README: four lines
+          const group = yield* ErrGroup.make()
+          yield* ErrGroup.setLimit(group, 1) // g.SetLimit(1): while no task runs, as in Go (or make({ limit: 1 }))
           yield* ErrGroup.go(group, Effect.sleep("1 second")) // a second go would suspend until this one ends
           const started = yield* ErrGroup.tryGo(group, Effect.void) // g.TryGo(f): false, the group is at its limit
           assert.isFalse(started)

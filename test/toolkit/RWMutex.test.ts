@@ -414,14 +414,12 @@ describe("RWMutex", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const [rw, cache] = [yield* RWMutex.make(), new Map([["port", 80]])]
-          // README: four lines
+          // README: five lines
           const unlock = yield* RWMutex.writeLock(rw) // mu.Lock(); also RWMutex.readLock (RLock), Mutex.lock
           cache.set("port", 8080) // alone: no reader, no other writer
           yield* unlock // mu.Unlock(), early; idempotent: the Scope's close will not unlock again
-          const port = yield* RWMutex.withReadLock(
-            rw,
-            Effect.sync(() => cache.get("port"))
-          ) // 8080
+          const read = Effect.sync(() => cache.get("port"))
+          const port = yield* RWMutex.withReadLock(rw, read) // readers get in at once: 8080
           expect(port).toBe(8080)
           expect(yield* isFree(rw)).toBe(true)
         })
