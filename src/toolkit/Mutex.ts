@@ -80,11 +80,14 @@ export const lock = (self: Mutex): Effect.Effect<Effect.Effect<void>, never, Sco
       restore(self.permit.take(1)),
       Effect.suspend(() => {
         let held = true
-        const unlock = Effect.suspend(() => {
-          if (!held) return Effect.void
-          held = false
-          return Effect.asVoid(self.permit.release(1))
-        })
+        // uninterruptible: once `held` is cleared, the permit must go back even if the caller is interrupted
+        const unlock = Effect.uninterruptible(
+          Effect.suspend(() => {
+            if (!held) return Effect.void
+            held = false
+            return Effect.asVoid(self.permit.release(1))
+          })
+        )
         return Effect.as(
           Effect.addFinalizer(() => unlock),
           unlock

@@ -171,11 +171,14 @@ const scopedLock = (
 ): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) => {
     let held = true
-    const unlock = Effect.suspend(() => {
-      if (!held) return Effect.void
-      held = false
-      return release()
-    })
+    // uninterruptible: once `held` is cleared, the release must run to its end even if its caller is interrupted
+    const unlock = Effect.uninterruptible(
+      Effect.suspend(() => {
+        if (!held) return Effect.void
+        held = false
+        return release()
+      })
+    )
     const hold = Effect.as(
       Effect.addFinalizer(() => unlock),
       unlock
