@@ -11,8 +11,8 @@
  * - `wait` fails with the first failure or defect in time, and succeeds if there was none (interruption is none);
  * - after the first failure no task starts, and every task running then ends interrupted.
  *
- * Deterministic: no clock, only scheduler turns (`Effect.yieldNow`), and a fixed seed (override with
- * ERRGROUP_PROP_SEED; ERRGROUP_PROP_RUNS for the number of runs).
+ * Every run is checked for leaked fibers (`verifyNone`). Deterministic: no clock, only scheduler turns
+ * (`Effect.yieldNow`), and a fixed seed (override with ERRGROUP_PROP_SEED; ERRGROUP_PROP_RUNS for the number of runs).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber } from "effect"
@@ -233,7 +233,7 @@ describe("ErrGroup properties", () => {
         const numRuns = Number(process.env.ERRGROUP_PROP_RUNS ?? 300)
         yield* Effect.promise(() =>
           fc.assert(
-            fc.asyncProperty(scenario, (sc) => Effect.runPromise(run(sc))),
+            fc.asyncProperty(scenario, (sc) => Effect.runPromise(verifyNone(run(sc)))),
             { numRuns, seed }
           )
         )
