@@ -6,6 +6,7 @@
  * Go's buffered channel moves ~21 M msgs/s on this machine (the issue's figure; Go is not installed here, so it is
  * a stated reference, not measured in this run). Env: BENCH_ROUNDS (default 7).
  */
+import { spawnSync } from "node:child_process"
 import os from "node:os"
 import path from "node:path"
 import { type Cause, Effect, Fiber, Option, Queue } from "effect"
@@ -13,7 +14,7 @@ import * as Channel from "../src/toolkit/Channel.ts"
 import * as ErrGroup from "../src/toolkit/ErrGroup.ts"
 import * as Pipeline from "../src/toolkit/examples/Pipeline.ts"
 import { ROOT } from "./proc.ts"
-import { fixed, log, printTable, type Row, writeJson } from "./report.ts"
+import { fixed, log, median, printTable, type Row, writeJson } from "./report.ts"
 import { compare, nsCell, type Pair, rateCell, type Workload } from "./toolkit-harness.ts"
 
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 7) || 7)
@@ -139,18 +140,6 @@ const channelPipeline = (nums: ReadonlyArray<number>, chunk: number, capacity: n
   run: Effect.orDie(Pipeline.sumOfSquaresChunked(nums, { chunk, capacity }))
 })
 
-// a task that is not already an `Exit` (`Effect.void` is one): both sides then run it in a fiber of its own
-const noop = Effect.sync(() => {})
-const tasks = Array.from({ length: 100 }, () => noop)
-const forEachTen: Workload = {
-  name: "Effect.forEach(100 × void, { concurrency: 10 })",
-  run: Effect.forEach(tasks, (task) => task, { concurrency: 10, discard: true })
-}
-const errGroupTen: Workload = {
-  name: "ErrGroup.run(100 × void, { limit: 10 })",
-  run: ErrGroup.run(tasks, { limit: 10 })
-}
-
 const rows: Array<Row> = []
 const raw: Record<string, Pair> = {}
 const record = (
@@ -232,23 +221,112 @@ record(
   1e9 / pipeline.candidateNs > GO_BUFFERED_MSGS_PER_SECOND
 )
 
-const groups = 2_000
-const repeat = (workload: Workload): Workload => ({
-  name: workload.name,
-  run: Effect.repeat(workload.run, { times: groups - 1 })
-})
-const errGroup = await compare(repeat(forEachTen), repeat(errGroupTen), { units: groups, rounds })
-record(
-  "errgroup",
-  errGroup,
-  {
-    metric: "100 no-op tasks, at most 10 at once (per group)",
-    program: `${fixed(errGroup.candidateNs / 1e3, 1)} µs (ErrGroup)`,
-    baseline: `${fixed(errGroup.baselineNs / 1e3, 1)} µs (Effect.forEach)`
-  },
-  `${fixed(errGroup.ratio, 2)}×`,
-  null
-)
+/**
+ * errGroupScenario — 100 no-op tasks, at most 10 at once, per group: `ErrGroup.run` against `Effect.forEach(…,
+ * { concurrency: 10 })` (target ≤ 2×), the make / `go` in a loop / `wait` idiom against the same baseline
+ * (informational: it adds the caller's own generator loop), and Go's errgroup on the same work — measured by
+ * bench/go/errgroup when `go` is on PATH (CPU time, as here; default GOMAXPROCS and 1), the issue's 25.2 µs otherwise.
+ */
+const errGroupScenario = async () => {
+  // a task that is not already an `Exit` (`Effect.void` is one): both sides then run it in a fiber of its own
+  const noop = Effect.sync(() => {})
+  const tasks = Array.from({ length: 100 }, () => noop)
+  const groups = 2_000
+  const repeat = (name: string, run: Effect.Effect<void>): Workload => ({
+    name,
+    run: Effect.repeat(run, { times: groups - 1 })
+  })
+  const forEachTen = repeat(
+    "Effect.forEach(100 × void, { concurrency: 10 })",
+    Effect.forEach(tasks, (task) => task, { concurrency: 10, discard: true })
+  )
+  const runTen = repeat("ErrGroup.run(100 × void, { limit: 10 })", ErrGroup.run(tasks, { limit: 10 }))
+  const idiomTen = repeat(
+    "ErrGroup.make + go × 100 + wait, limit 10",
+    Effect.scoped(
+      Effect.gen(function* () {
+        const group = yield* ErrGroup.make({ limit: 10 })
+        for (const task of tasks) yield* ErrGroup.go(group, task)
+        yield* ErrGroup.wait(group)
+      })
+    ).pipe(Effect.orDie)
+  )
+  const micros = (ns: number) => `${fixed(ns / 1e3, 1)} µs`
+
+  const run = await compare(forEachTen, runTen, { units: groups, rounds })
+  record(
+    "errgroup",
+    run,
+    {
+      metric: "100 no-op tasks, at most 10 at once (per group)",
+      program: `${micros(run.candidateNs)} (ErrGroup.run)`,
+      baseline: `${micros(run.baselineNs)} (Effect.forEach)`
+    },
+    `${fixed(run.ratio, 2)}× (≤ 2.00×)`,
+    run.ratio <= 2
+  )
+  const idiom = await compare(forEachTen, idiomTen, { units: groups, rounds })
+  record(
+    "errgroupIdiom",
+    idiom,
+    {
+      metric: "the same as make + `go` in a loop + wait",
+      program: `${micros(idiom.candidateNs)} (ErrGroup.go)`,
+      baseline: `${micros(idiom.baselineNs)} (Effect.forEach)`
+    },
+    `${fixed(idiom.ratio, 2)}×`,
+    null
+  )
+
+  const go = goErrGroup()
+  const cell = go === undefined ? "25.2 µs (Go, the issue's figure: go not on PATH)" : goCell(go)
+  log(`go errgroup: ${go === undefined ? "not measured" : JSON.stringify(go)}`)
+  rows.push({
+    metric: "Go errgroup, same work (bench/go/errgroup)",
+    program: `${micros(run.candidateNs)} (ErrGroup.run)`,
+    baseline: cell,
+    target:
+      go === undefined ? `${fixed(run.candidateNs / 25_200, 2)}× Go` : `${fixed(run.candidateNs / go.cpuNs, 2)}× Go`,
+    pass: null
+  })
+}
+
+/** Go's errgroup figures from bench/go/errgroup, medians of 3 runs each: default GOMAXPROCS and GOMAXPROCS=1 */
+interface GoFigure {
+  readonly cpuNs: number
+  readonly wallNs: number
+  readonly cpuNsOneThread: number
+  readonly gomaxprocs: number
+  readonly version: string
+}
+
+const goErrGroup = (): GoFigure | undefined => {
+  if (spawnSync("go", ["version"]).status !== 0) return undefined
+  const once = (env: Record<string, string>) => {
+    const out = spawnSync("go", ["run", "./bench/go/errgroup"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      // GOPATH mode against the Debian package golang-golang-x-sync-dev: no module download, no network
+      env: { ...process.env, GO111MODULE: "off", GOPATH: "/usr/share/gocode", ...env }
+    })
+    if (out.status !== 0) throw new Error(`bench/go/errgroup failed: ${out.stderr}`)
+    return JSON.parse(out.stdout) as { cpuNsPerGroup: number; wallNsPerGroup: number; gomaxprocs: number; go: string }
+  }
+  const runs = [0, 1, 2].map(() => [once({}), once({ GOMAXPROCS: "1" })] as const)
+  return {
+    cpuNs: median(runs.map(([all]) => all.cpuNsPerGroup)),
+    wallNs: median(runs.map(([all]) => all.wallNsPerGroup)),
+    cpuNsOneThread: median(runs.map(([, one]) => one.cpuNsPerGroup)),
+    gomaxprocs: runs[0]?.[0].gomaxprocs ?? 0,
+    version: runs[0]?.[0].go ?? "go"
+  }
+}
+
+const goCell = (go: GoFigure) =>
+  `${fixed(go.cpuNs / 1e3, 1)} µs CPU (${go.version}, GOMAXPROCS=${go.gomaxprocs}; wall ${fixed(go.wallNs / 1e3, 1)} µs; ` +
+  `GOMAXPROCS=1: ${fixed(go.cpuNsOneThread / 1e3, 1)} µs)`
+
+await errGroupScenario()
 
 console.log()
 printTable(rows)

@@ -68,7 +68,30 @@ export function tryLock<A, E, R>(self: Mutex, effect?: Effect.Effect<A, E, R>) {
 /**
  * lock — takes the lock for the rest of the current Scope: waits (FIFO, interruptibly), then holds the lock until the
  * Scope closes. For a lock whose span is not one effect (Go code that calls `Lock` in one place and `Unlock` in the
- * deferred cleanup of a longer function). Taking the lock and registering its release are one uninterruptible step.
- * As in Go, where "a locked Mutex is not associated with a particular goroutine", whoever closes the Scope unlocks.
+ * deferred cleanup of a longer function). Gives back `unlock` (Go's `mu.Unlock()` in the middle of the function), to
+ * release the lock earlier and go on; it is idempotent — only its first run, or the Scope's close, releases, so Go's
+ * fatal "unlock of unlocked mutex" cannot happen. Taking the lock and registering its release are one
+ * uninterruptible step. As in Go, where "a locked Mutex is not associated with a particular goroutine", whoever runs
+ * `unlock` or closes the Scope unlocks.
  */
-export const lock = (self: Mutex): Effect.Effect<void, never, Scope.Scope> => self.permit.takeScoped(1)
+export const lock = (self: Mutex): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.andThen(
+      restore(self.permit.take(1)),
+      Effect.suspend(() => {
+        let held = true
+        // uninterruptible: once `held` is cleared, the permit must go back even if the caller is interrupted
+        const unlock = Effect.uninterruptible(
+          Effect.suspend(() => {
+            if (!held) return Effect.void
+            held = false
+            return Effect.asVoid(self.permit.release(1))
+          })
+        )
+        return Effect.as(
+          Effect.addFinalizer(() => unlock),
+          unlock
+        )
+      })
+    )
+  )

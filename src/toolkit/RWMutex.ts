@@ -20,12 +20,14 @@
  * read lock as soon as a writer waits in between (Go: "this prohibits recursive read-locking").
  *
  * Pipeable like `Semaphore.withPermit`: `RWMutex.withReadLock(rw, effect)` or `effect.pipe(RWMutex.withReadLock(rw))`.
+ * For a lock whose span is not one effect, `readLock` / `writeLock` hold it for the rest of a Scope and hand back an
+ * idempotent `unlock` to release it earlier (Go's `RUnlock` / `Unlock` in the middle of a function).
  *
  * Implementation: plain counters changed only inside single synchronous steps (atomic: one thread runs fibers, and
  * the runtime switches fibers only between steps), two Latches for parking, and a Semaphore for writers. No
  * transaction and no span on these paths — they are hot; an uncontended reader never touches a Latch.
  */
-import { Effect, Latch, Option, Semaphore } from "effect"
+import { Effect, Latch, Option, type Scope, Semaphore } from "effect"
 
 const TypeId = "~app/RWMutex"
 
@@ -90,18 +92,29 @@ export function withReadLock<A, E, R>(self: RWMutex, effect?: Effect.Effect<A, E
 const readLocked = <A, E, R>(s: State, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) => {
     const run = Effect.onExit(restore(effect), () => readUnlock(s))
-    if (!s.writer) {
-      s.readers++
-      return run
-    }
-    s.parked++
-    const epoch = s.epoch
-    const park = Effect.onInterrupt(restore(s.gate.await), () =>
-      // still parked: leave the queue; already admitted by the writer's unlock: give the read lock back
-      epoch === s.epoch ? Effect.sync(() => void s.parked--) : Effect.suspend(() => readUnlock(s))
-    )
-    return Effect.andThen(park, run)
+    const park = readAcquire(s, restore)
+    return park === undefined ? run : Effect.andThen(park, run)
   })
+
+/** Restore — `uninterruptibleMask`'s: makes the wait for the lock interruptible, nothing else */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * Takes a read lock: at once (`undefined`: no Effect to run) unless a writer holds or waits for the lock; then the
+ * Effect that parks at the gate, interruptibly, leaving no trace if interrupted. Runs in an uninterruptible region.
+ */
+const readAcquire = (s: State, restore: Restore): Effect.Effect<void> | undefined => {
+  if (!s.writer) {
+    s.readers++
+    return undefined
+  }
+  s.parked++
+  const epoch = s.epoch
+  return Effect.onInterrupt(restore(s.gate.await), () =>
+    // still parked: leave the queue; already admitted by the writer's unlock: give the read lock back
+    epoch === s.epoch ? Effect.sync(() => void s.parked--) : Effect.suspend(() => readUnlock(s))
+  )
+}
 
 /**
  * withWriteLock — runs `effect` holding the lock alone. Waits (FIFO among writers) for earlier writers, then stops new
@@ -126,9 +139,79 @@ const writeLocked = <A, E, R>(s: State, effect: Effect.Effect<A, E, R>): Effect.
     })
   )
 
-const awaitDrained = (s: State, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+const awaitDrained = (s: State, restore: Restore) => {
   s.drained.closeUnsafe()
   return restore(s.drained.await)
+}
+
+/**
+ * Takes the write lock (the writers' permit, then the readers drained), interruptibly at each wait; interrupted while
+ * the readers drain, it unlocks at once, which lets the readers parked behind it in. Runs in an uninterruptible region.
+ */
+const writeAcquire = (s: State, restore: Restore): Effect.Effect<void> =>
+  Effect.andThen(
+    restore(s.writers.take(1)),
+    Effect.suspend(() => {
+      s.writer = true
+      s.gate.closeUnsafe()
+      return s.readers === 0 ? Effect.void : Effect.onInterrupt(awaitDrained(s, restore), () => writeRelease(s))
+    })
+  )
+
+/** the writer's unlock, then the writers' permit back */
+const writeRelease = (s: State): Effect.Effect<void> => Effect.andThen(writeUnlock(s), s.writers.release(1))
+
+/**
+ * Holds a lock taken by `acquire` until the Scope closes, and gives back its `unlock`: idempotent, so releasing early
+ * and then closing the Scope releases once.
+ */
+const scopedLock = (
+  acquire: (restore: Restore) => Effect.Effect<void> | undefined,
+  release: () => Effect.Effect<void>
+): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
+  Effect.uninterruptibleMask((restore) => {
+    let held = true
+    // uninterruptible: once `held` is cleared, the release must run to its end even if its caller is interrupted
+    const unlock = Effect.uninterruptible(
+      Effect.suspend(() => {
+        if (!held) return Effect.void
+        held = false
+        return release()
+      })
+    )
+    const hold = Effect.as(
+      Effect.addFinalizer(() => unlock),
+      unlock
+    )
+    const wait = acquire(restore)
+    return wait === undefined ? hold : Effect.andThen(wait, hold)
+  })
+
+/**
+ * readLock — Go's `mu.RLock()` for the rest of the current Scope: waits like `withReadLock` (interruptibly), then
+ * holds a read lock until the Scope closes. Gives back `unlock` (Go's `mu.RUnlock()`), to release it earlier and go
+ * on; it is idempotent — only its first run, or the Scope's close, releases. Taking the lock and registering its
+ * release are one uninterruptible step. As in Go, whoever runs `unlock` or closes the Scope releases it.
+ */
+export const readLock = (self: RWMutex): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> => {
+  const s = state(self)
+  return scopedLock(
+    (restore) => readAcquire(s, restore),
+    () => readUnlock(s)
+  )
+}
+
+/**
+ * writeLock — Go's `mu.Lock()` for the rest of the current Scope: waits like `withWriteLock` (FIFO among writers,
+ * then for the readers to leave, blocking new ones meanwhile), then holds the lock alone until the Scope closes.
+ * Gives back `unlock` (Go's `mu.Unlock()`): idempotent, releases early and lets the readers that queued meanwhile in.
+ */
+export const writeLock = (self: RWMutex): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> => {
+  const s = state(self)
+  return scopedLock(
+    (restore) => writeAcquire(s, restore),
+    () => writeRelease(s)
+  )
 }
 
 /**

@@ -42,8 +42,7 @@ export const make = (): Effect.Effect<WaitGroup> => Effect.sync(makeUnsafe)
 
 /**
  * WaitGroup.addUnsafe — `add` outside an Effect: moves the counter and the latch in place (waiters released by
- * reaching zero resume at once), and throws `NegativeCounter` instead of dying. For modules built on WaitGroup
- * (ErrGroup counts its tasks with it).
+ * reaching zero resume at once), and throws `NegativeCounter` instead of dying. For modules built on WaitGroup.
  */
 export const addUnsafe = (self: WaitGroup, delta: number): void => {
   const before = self.counter
@@ -55,8 +54,7 @@ export const addUnsafe = (self: WaitGroup, delta: number): void => {
   } else if (before === 0) Latch.closeUnsafe(self.zero)
 }
 
-// `add`/`done`/`addUnsafe` sit on ErrGroup's per-task path (benchmarked against `Effect.forEach`): no `Effect.fn`
-// span, one `sync` each, no allocation.
+// `add`/`done`/`addUnsafe` are meant for per-task paths: no `Effect.fn` span, one `sync` each, no allocation.
 
 /**
  * WaitGroup.add — adds `delta` (may be negative) to the counter. Reaching zero releases every `wait`er; leaving zero

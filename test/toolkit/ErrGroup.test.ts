@@ -229,7 +229,8 @@ describe("ErrGroup", () => {
             Effect.andThen(Effect.sleep("1 second")),
             Effect.andThen(Effect.sync(() => done.push("parent")))
           )
-          const caller = yield* Effect.forkChild(Effect.andThen(ErrGroup.go(group, Effect.orDie(parent)), Effect.never))
+          // a task's own go needs no Effect.orDie: go cannot fail, it answers whether it started the task
+          const caller = yield* Effect.forkChild(Effect.andThen(ErrGroup.go(group, parent), Effect.never))
           yield* Effect.yieldNow
           yield* Fiber.interrupt(caller)
           const waiter = yield* Effect.forkChild(ErrGroup.wait(group))
@@ -291,10 +292,12 @@ describe("ErrGroup", () => {
           yield* Effect.yieldNow
           assert.isUndefined(suspended.pollUnsafe()) // waiting for the slot
           yield* Deferred.succeed(failing, undefined)
-          yield* Fiber.join(suspended)
-          yield* ErrGroup.go(
-            group,
-            Effect.sync(() => ran.push("after"))
+          assert.isFalse(yield* Fiber.join(suspended)) // returned unstarted
+          assert.isFalse(
+            yield* ErrGroup.go(
+              group,
+              Effect.sync(() => ran.push("after"))
+            )
           )
           assert.isFalse(
             yield* ErrGroup.tryGo(
@@ -309,24 +312,66 @@ describe("ErrGroup", () => {
     )
   )
 
-  it.effect("go and tryGo after wait fail with ErrGroupClosed; wait again gives the same outcome", () =>
-    verifyNone(
-      Effect.scoped(
+  /**
+   * how a group comes to start nothing more, with a `go` suspended meanwhile: at the limit of 1 behind a task blocked
+   * on `gate`, or at a limit of 0 (nothing runs, so `wait` returns at once)
+   */
+  const endings: ReadonlyArray<{
+    readonly name: string
+    readonly limit: 0 | 1
+    readonly end: (
+      group: ErrGroup.ErrGroup<string>,
+      gate: Deferred.Deferred<void, string>,
+      scope: Scope.Closeable
+    ) => Effect.Effect<void>
+    /** what `wait` reports afterwards */
+    readonly want: Exit.Exit<void, string>
+  }> = [
+    { name: "a task has failed", limit: 1, end: (_, gate) => Deferred.fail(gate, "boom"), want: Exit.fail("boom") },
+    { name: "wait has returned", limit: 0, end: (group) => ErrGroup.wait(group).pipe(Effect.ignore), want: Exit.void },
+    { name: "the Scope has closed", limit: 1, end: (_, __, scope) => Scope.close(scope, Exit.void), want: Exit.void }
+  ]
+  for (const c of endings) {
+    it.effect(`once ${c.name}: a suspended go, then go and tryGo answer false and start nothing`, () =>
+      verifyNone(
         Effect.gen(function* () {
-          const group = yield* ErrGroup.make<TaskError>()
-          yield* ErrGroup.go(group, new TaskError({ id: "a" }))
-          assert.deepStrictEqual(yield* Effect.flip(ErrGroup.wait(group)), new TaskError({ id: "a" }))
-          const closed = new ErrGroup.ErrGroupClosed({ reason: "wait returned" })
-          assert.deepStrictEqual(yield* Effect.flip(ErrGroup.go(group, Effect.void)), closed)
-          assert.deepStrictEqual(yield* Effect.flip(ErrGroup.tryGo(group, Effect.void)), closed)
-          assert.strictEqual(closed.message, "errgroup: cannot start a task: the group's wait has returned")
-          assert.deepStrictEqual(yield* Effect.flip(ErrGroup.wait(group)), new TaskError({ id: "a" }))
+          const ran: Array<string> = []
+          const scope = yield* Scope.make()
+          const group = yield* Scope.provide(ErrGroup.make<string>({ limit: c.limit }), scope)
+          const gate = yield* Deferred.make<void, string>()
+          if (c.limit > 0) assert.isTrue(yield* ErrGroup.go(group, Deferred.await(gate)))
+          const suspended = yield* Effect.forkChild(
+            ErrGroup.go(
+              group,
+              Effect.sync(() => ran.push("suspended"))
+            ),
+            { startImmediately: true }
+          )
+          assert.isUndefined(suspended.pollUnsafe()) // at the limit
+          yield* c.end(group, gate, scope)
+          assert.isFalse(yield* Fiber.join(suspended))
+          assert.isFalse(
+            yield* ErrGroup.go(
+              group,
+              Effect.sync(() => ran.push("go"))
+            )
+          )
+          assert.isFalse(
+            yield* ErrGroup.tryGo(
+              group,
+              Effect.sync(() => ran.push("tryGo"))
+            )
+          )
+          assert.deepStrictEqual(ran, [])
+          assert.deepStrictEqual(yield* Effect.exit(ErrGroup.wait(group)), c.want) // and again: the same outcome
+          assert.deepStrictEqual(yield* Effect.exit(ErrGroup.wait(group)), c.want)
+          yield* Scope.close(scope, Exit.void)
         })
       )
     )
-  )
+  }
 
-  it.effect("closing the Scope interrupts running tasks, waits for their finalizers, then go fails", () =>
+  it.effect("closing the Scope interrupts running tasks, waits for their finalizers, then go answers false", () =>
     verifyNone(
       Effect.gen(function* () {
         const log: Array<string> = []
@@ -354,8 +399,7 @@ describe("ErrGroup", () => {
         assert.deepStrictEqual(log.sort(), ["a", "b"])
         // interruption by the Scope is not a task failure
         assert.deepStrictEqual(yield* Fiber.join(waiter), Exit.void)
-        const error = yield* Effect.flip(ErrGroup.go(group, Effect.void))
-        assert.deepStrictEqual(error, new ErrGroup.ErrGroupClosed({ reason: "scope closed" }))
+        assert.isFalse(yield* ErrGroup.go(group, Effect.void)) // the group starts nothing more
       })
     )
   )
@@ -433,7 +477,7 @@ describe("README examples", () => {
       Effect.scoped(
         Effect.gen(function* () {
           // README: three lines
-          const group = yield* ErrGroup.make<string>() // errgroup.WithContext: the first failure interrupts the rest
+          const group = yield* ErrGroup.make() // errgroup.WithContext: the first failure interrupts the rest
           yield* Effect.forEach([Effect.never, Effect.fail("search failed")], (task) => ErrGroup.go(group, task))
           const error = yield* Effect.flip(ErrGroup.wait(group)) // "search failed"; the other task was interrupted
           assert.strictEqual(error, "search failed")
@@ -446,8 +490,9 @@ describe("README examples", () => {
     verifyNone(
       Effect.scoped(
         Effect.gen(function* () {
-          // README: three lines
-          const group = yield* ErrGroup.make({ limit: 1 }) // g.SetLimit(1)
+          // README: four lines
+          const group = yield* ErrGroup.make()
+          yield* ErrGroup.setLimit(group, 1) // g.SetLimit(1): while no task runs, as in Go (or make({ limit: 1 }))
           yield* ErrGroup.go(group, Effect.sleep("1 second")) // a second go would suspend until this one ends
           const started = yield* ErrGroup.tryGo(group, Effect.void) // g.TryGo(f): false, the group is at its limit
           assert.isFalse(started)

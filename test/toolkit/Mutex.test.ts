@@ -181,6 +181,39 @@ describe("Mutex", () => {
     )
   )
 
+  it.effect("lock's unlock releases early, hands the lock to the next waiter, and is idempotent", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const mu = yield* Mutex.make()
+        const log: Array<string> = []
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const unlock = yield* Mutex.lock(mu)
+            const waiter = yield* Effect.forkChild(
+              Mutex.withLock(
+                mu,
+                Effect.sync(() => log.push("waiter"))
+              ),
+              { startImmediately: true }
+            )
+            yield* settle()
+            expect(log).toStrictEqual([]) // waits for the holder
+            yield* unlock // mu.Unlock() before the function ends
+            yield* Fiber.join(waiter)
+            expect(log).toStrictEqual(["waiter"])
+            const other = yield* Effect.forkChild(Effect.scoped(Effect.andThen(Mutex.lock(mu), Effect.never)), {
+              startImmediately: true
+            })
+            yield* unlock // a second unlock releases nothing: the other holder keeps the lock
+            expect(yield* Mutex.tryLock(mu, Effect.void)).toStrictEqual(Option.none())
+            yield* Fiber.interrupt(other)
+          })
+        ) // nor does the Scope's close
+        expect(yield* Mutex.tryLock(mu, Mutex.tryLock(mu, Effect.void))).toStrictEqual(Option.some(Option.none()))
+      })
+    )
+  )
+
   it.effect("README example: sync.Mutex", () =>
     verifyNone(
       Effect.gen(function* () {

@@ -33,6 +33,18 @@ interface Guards {
 
 const guardsOf = (rw: RWMutex.RWMutex): Guards => ({ read: RWMutex.withReadLock(rw), write: RWMutex.withWriteLock(rw) })
 
+/** the same guards made of the scoped locks: lock in a Scope of its own, run, close */
+const scopedGuardsOf = (rw: RWMutex.RWMutex): Guards => ({
+  read: (effect) => Effect.scoped(Effect.andThen(RWMutex.readLock(rw), effect)),
+  write: (effect) => Effect.scoped(Effect.andThen(RWMutex.writeLock(rw), effect))
+})
+
+/** both ways to take the lock, for the cases that hold for each */
+const shapes = [
+  { name: "withReadLock/withWriteLock", guards: guardsOf },
+  { name: "scoped readLock/writeLock", guards: scopedGuardsOf }
+] as const
+
 /**
  * readerWriterReader — reader r1 holds the lock (until `hold` opens), writer w asks for it, then reader r2 does; all
  * three have run as far as they can when this returns.
@@ -111,6 +123,12 @@ describe("RWMutex", () => {
       done: ["r1 in", "r1 out", "w in", "w out", "r2 in", "r2 out"]
     },
     {
+      name: "RWMutex scoped readLock/writeLock: the same writer preference",
+      make: Effect.map(RWMutex.make(), scopedGuardsOf),
+      waiting: ["r1 in"],
+      done: ["r1 in", "r1 out", "w in", "w out", "r2 in", "r2 out"]
+    },
+    {
       name: "Effect's TxReentrantLock lets new readers pass a waiting writer (why this module exists)",
       make: Effect.map(TxReentrantLock.make(), (lock) => ({
         read: <A, E, R>(effect: Effect.Effect<A, E, R>) => TxReentrantLock.withReadLock(lock, effect),
@@ -185,37 +203,39 @@ describe("RWMutex", () => {
     )
   )
 
-  it.effect("an interrupted waiting writer lets the readers queued behind it in", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const rw = yield* RWMutex.make()
-        const { log, hold, r1, w, r2 } = yield* readerWriterReader(guardsOf(rw))
-        yield* Fiber.interrupt(w)
-        yield* Fiber.join(r2)
-        expect(log).toStrictEqual(["r1 in", "r2 in", "r2 out"]) // r2 ran beside r1, once w gave up
-        expect(yield* RWMutex.tryReadLock(rw, Effect.succeed("shared"))).toStrictEqual(Option.some("shared"))
-        yield* hold.open
-        yield* Fiber.join(r1)
-        expect(yield* isFree(rw)).toBe(true)
-      })
+  for (const shape of shapes) {
+    it.effect(`${shape.name}: an interrupted waiting writer lets the readers queued behind it in`, () =>
+      verifyNone(
+        Effect.gen(function* () {
+          const rw = yield* RWMutex.make()
+          const { log, hold, r1, w, r2 } = yield* readerWriterReader(shape.guards(rw))
+          yield* Fiber.interrupt(w)
+          yield* Fiber.join(r2)
+          expect(log).toStrictEqual(["r1 in", "r2 in", "r2 out"]) // r2 ran beside r1, once w gave up
+          expect(yield* RWMutex.tryReadLock(rw, Effect.succeed("shared"))).toStrictEqual(Option.some("shared"))
+          yield* hold.open
+          yield* Fiber.join(r1)
+          expect(yield* isFree(rw)).toBe(true)
+        })
+      )
     )
-  )
 
-  it.effect("an interrupted parked reader leaves no trace", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const rw = yield* RWMutex.make()
-        const { log, hold, r1, w, r2 } = yield* readerWriterReader(guardsOf(rw))
-        yield* Fiber.interrupt(r2)
-        yield* settle()
-        expect(log).toStrictEqual(["r1 in"]) // the writer still waits for r1: r2 left without a read lock to give back
-        yield* hold.open
-        yield* Fiber.joinAll([r1, w])
-        expect(log).toStrictEqual(["r1 in", "r1 out", "w in", "w out"])
-        expect(yield* isFree(rw)).toBe(true) // and no phantom reader was admitted for r2 at w's unlock
-      })
+    it.effect(`${shape.name}: an interrupted parked reader leaves no trace`, () =>
+      verifyNone(
+        Effect.gen(function* () {
+          const rw = yield* RWMutex.make()
+          const { log, hold, r1, w, r2 } = yield* readerWriterReader(shape.guards(rw))
+          yield* Fiber.interrupt(r2)
+          yield* settle()
+          expect(log).toStrictEqual(["r1 in"]) // the writer still waits for r1: r2 left without a read lock to give back
+          yield* hold.open
+          yield* Fiber.joinAll([r1, w])
+          expect(log).toStrictEqual(["r1 in", "r1 out", "w in", "w out"])
+          expect(yield* isFree(rw)).toBe(true) // and no phantom reader was admitted for r2 at w's unlock
+        })
+      )
     )
-  )
+  }
 
   it.effect("a reader interrupted after a writer's unlock admitted it gives its read lock back", () =>
     verifyNone(
@@ -244,10 +264,15 @@ describe("RWMutex", () => {
     )
   )
 
-  const modes = [
-    { name: "withReadLock", run: RWMutex.withReadLock },
-    { name: "withWriteLock", run: RWMutex.withWriteLock }
-  ] as const
+  const modes: ReadonlyArray<{
+    readonly name: string
+    readonly run: (rw: RWMutex.RWMutex, body: Effect.Effect<string, string>) => Effect.Effect<string, string>
+  }> = [
+    { name: "withReadLock", run: (rw, body) => RWMutex.withReadLock(rw, body) },
+    { name: "withWriteLock", run: (rw, body) => RWMutex.withWriteLock(rw, body) },
+    { name: "scoped readLock", run: (rw, body) => scopedGuardsOf(rw).read(body) },
+    { name: "scoped writeLock", run: (rw, body) => scopedGuardsOf(rw).write(body) }
+  ]
   for (const mode of modes) {
     for (const c of endings) {
       it.effect(`${mode.name} releases the lock on ${c.name}`, () =>
@@ -308,6 +333,99 @@ describe("RWMutex", () => {
       )
     )
   }
+
+  const scoped = [
+    { name: "readLock", lock: RWMutex.readLock, shared: true },
+    { name: "writeLock", lock: RWMutex.writeLock, shared: false }
+  ] as const
+  for (const c of scoped) {
+    it.effect(`${c.name} holds the lock until its Scope closes, or until its unlock, which is idempotent`, () =>
+      verifyNone(
+        Effect.gen(function* () {
+          const rw = yield* RWMutex.make()
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* c.lock(rw)
+              expect(yield* isFree(rw)).toBe(false)
+              expect(Option.isSome(yield* RWMutex.tryReadLock(rw, Effect.void))).toBe(c.shared)
+            })
+          )
+          expect(yield* isFree(rw)).toBe(true) // released by the Scope's close
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const unlock = yield* c.lock(rw)
+              yield* unlock
+              yield* unlock // a second unlock releases nothing more
+              expect(yield* isFree(rw)).toBe(true)
+              const other = yield* c.lock(rw) // another holder: still holds after the unlocks above
+              expect(yield* isFree(rw)).toBe(false)
+              expect(Option.isSome(yield* RWMutex.tryReadLock(rw, Effect.void))).toBe(c.shared)
+              yield* other
+            })
+          ) // the Scope's close runs both unlocks again: nothing more is released
+          expect(yield* isFree(rw)).toBe(true)
+          expect(Option.isSome(yield* RWMutex.tryWriteLock(rw, RWMutex.tryWriteLock(rw, Effect.void)))).toBe(true)
+        })
+      )
+    )
+  }
+
+  it.effect("an early unlock lets the waiting writer in, and a fiber other than the locker may run it (as in Go)", () =>
+    verifyNone(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const rw = yield* RWMutex.make()
+          const { log, section } = makeLog()
+          const unlock = yield* RWMutex.readLock(rw)
+          const w = yield* Effect.forkChild(RWMutex.withWriteLock(rw, section("w")), { startImmediately: true })
+          yield* settle()
+          expect(log).toStrictEqual([]) // the writer waits for the reader
+          yield* Effect.forkChild(unlock, { startImmediately: true }) // RUnlock from another goroutine
+          yield* Fiber.join(w)
+          expect(log).toStrictEqual(["w in", "w out"])
+        })
+      )
+    )
+  )
+
+  it.effect("a writeLock interrupted while queued behind another writer leaves no trace", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const rw = yield* RWMutex.make()
+        const { log, section } = makeLog()
+        const hold = yield* Latch.make(false)
+        const w1 = yield* Effect.forkChild(RWMutex.withWriteLock(rw, section("w1", hold)), { startImmediately: true })
+        const w2 = yield* Effect.forkChild(Effect.scoped(Effect.andThen(RWMutex.writeLock(rw), section("w2"))), {
+          startImmediately: true
+        })
+        const r = yield* Effect.forkChild(RWMutex.withReadLock(rw, section("r")), { startImmediately: true })
+        yield* settle()
+        yield* Fiber.interrupt(w2)
+        yield* hold.open
+        yield* Fiber.joinAll([w1, r])
+        expect(log).toStrictEqual(["w1 in", "w1 out", "r in", "r out"])
+        expect(yield* isFree(rw)).toBe(true)
+      })
+    )
+  )
+
+  it.effect("README example: Lock … Unlock mid-function", () =>
+    verifyNone(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const [rw, cache] = [yield* RWMutex.make(), new Map([["port", 80]])]
+          // README: five lines
+          const unlock = yield* RWMutex.writeLock(rw) // mu.Lock(); also RWMutex.readLock (RLock), Mutex.lock
+          cache.set("port", 8080) // alone: no reader, no other writer
+          yield* unlock // mu.Unlock(), early; idempotent: the Scope's close will not unlock again
+          const read = Effect.sync(() => cache.get("port"))
+          const port = yield* RWMutex.withReadLock(rw, read) // readers get in at once: 8080
+          expect(port).toBe(8080)
+          expect(yield* isFree(rw)).toBe(true)
+        })
+      )
+    )
+  )
 
   it.effect("README example: sync.RWMutex", () =>
     verifyNone(

@@ -119,13 +119,8 @@ export const firstSquares = (nums: Iterable<number>, n: number, workers = 2) =>
   )
 
 /** withGroup — a group in its own Scope for `use`; the Scope's close interrupts whatever stage still runs. */
-const withGroup = <A, E>(
-  use: (group: Group) => Effect.Effect<A, E | ErrGroup.ErrGroupClosed, Scope.Scope>
-): Effect.Effect<A, Exclude<E, ErrGroup.ErrGroupClosed>> =>
-  // a stage is started (`go`) only while its group is open, so `ErrGroupClosed` here would be a bug: a defect
-  Effect.scoped(Effect.flatMap(ErrGroup.make<Channel.ChannelClosed>(), use)).pipe(
-    Effect.catchTag("ErrGroupClosed", (error) => Effect.die(error))
-  ) as Effect.Effect<A, Exclude<E, ErrGroup.ErrGroupClosed>>
+const withGroup = <A, E>(use: (group: Group) => Effect.Effect<A, E, Scope.Scope>): Effect.Effect<A, E> =>
+  Effect.scoped(Effect.flatMap(ErrGroup.make<Channel.ChannelClosed>(), use))
 
 /**
  * sumOfSquaresChunked — gen → sq → sum over buffered channels (`capacity`), values moving `chunk` at a time with
