@@ -41,11 +41,15 @@ export class AdminServer extends Context.Service<AdminServer, GracefulHttpServer
     RequestMetrics.notFound
   )
 
-  static readonly layer = HttpMember.layer(AdminServer, {
-    name: "admin",
-    listen: (config) => ({ host: config.adminHost, port: config.adminPort }),
-    routes: AdminServer.routes
-  })
+  /** AdminServer.layerWith — the admin server serving `routes` (ordinary `HttpRouter` layers) beside its own. */
+  static readonly layerWith = <E, R>(routes: Layer.Layer<never, E, R>) =>
+    HttpMember.layer(AdminServer, {
+      name: "admin",
+      listen: (config) => ({ host: config.adminHost, port: config.adminPort }),
+      routes: Layer.mergeAll(AdminServer.routes, routes)
+    })
+
+  static readonly layer = AdminServer.layerWith(Layer.empty)
 
   /** AdminServer.member — serves until the listener fails or `POST /shutdown` asks the group to stop. */
   static readonly member = AdminServer.use((server) =>

@@ -40,12 +40,19 @@ export class ApiServer extends Context.Service<ApiServer, GracefulHttpServer.Han
     RequestMetrics.notFound
   )
 
-  static readonly layer = HttpMember.layer(ApiServer, {
-    name: "api",
-    listen: (config) => ({ host: config.host, port: config.port }),
-    routes: ApiServer.routes,
-    middleware: DeadlineHeader.middleware
-  })
+  /**
+   * ApiServer.layerWith — the API server serving `routes` (ordinary `HttpRouter` layers) beside its own; they get
+   * the same deadline header and metrics, and their requirements stay in the layer's type.
+   */
+  static readonly layerWith = <E, R>(routes: Layer.Layer<never, E, R>) =>
+    HttpMember.layer(ApiServer, {
+      name: "api",
+      listen: (config) => ({ host: config.host, port: config.port }),
+      routes: Layer.mergeAll(ApiServer.routes, routes),
+      middleware: DeadlineHeader.middleware
+    })
+
+  static readonly layer = ApiServer.layerWith(Layer.empty)
 
   /** ApiServer.member — serves until the listener fails. */
   static readonly member = ApiServer.use((server) => server.failure)

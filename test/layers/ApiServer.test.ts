@@ -5,7 +5,8 @@
  * and deadlines run on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Context, Duration, Effect, Fiber, Layer, Metric, References, type Scope } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Metric, References, type Scope } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import { ApiServer, maxDelayMillis } from "../../src/layers/ApiServer.ts"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts"
@@ -298,5 +299,46 @@ describe("ApiServer request deadline (x-request-timeout-ms)", () => {
         })
       )
     )
+  )
+})
+
+describe("ApiServer.layerWith", () => {
+  class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
+  const hello = HttpRouter.add(
+    "GET",
+    "/api/hello",
+    Effect.map(Greeting, (greeting) => HttpServerResponse.text(greeting.text))
+  )
+
+  it.effect(
+    "serves your routes (with their own services) beside the API's, counted and under the deadline header",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* ApiServer
+        const context = yield* Effect.context<never>()
+        expect(yield* http(server.address.port, "/api/hello")).toMatchObject({ status: 200, body: "hi" })
+        expect(yield* http(server.address.port, "/healthz")).toMatchObject({ status: 200, body: "ok" })
+        const client = yield* connect(server.address.port)
+        yield* client.send("/api/hello", ["x-request-timeout-ms: 0"])
+        expect((yield* client.next()).status).toBe(504)
+        const labels = { server: "api", route: "/api/hello", method: "GET", status: "200" }
+        yield* waitUntil("counted", () => (requestCount(context, labels) === 1 ? true : undefined), 1_000)
+      }).pipe(
+        withLayer(
+          ApiServer.layerWith(hello).pipe(
+            // a route's services are requirements of the served app: provided to the server's layer (HttpRouter.serve's rule)
+            Layer.provide(Layer.succeed(Greeting, { text: "hi" })),
+            Layer.provideMerge(
+              Layer.mergeAll(
+                Lifecycle.layerTest,
+                AppConfig.layerTest({}),
+                Layer.succeed(References.MinimumLogLevel, "Error")
+              )
+            )
+          )
+        ),
+        Effect.provideService(Metric.MetricRegistry, new Map()),
+        Effect.provideService(FiberDump, makeRegistry())
+      )
   )
 })
