@@ -122,7 +122,8 @@ const makeReceive = <A>(state: ChannelState<A>): Effect.Effect<Option.Option<A>>
 
 /**
  * closeUnsafe — closes `self` now; false if it was already closed. Blocked senders fail with `ChannelClosed` and
- * their values are dropped; blocked receivers get the buffered values, then `None`. Throws on the nil channel.
+ * their values are dropped; blocked receivers get the buffered values, then `None` — all of them woken by a task
+ * scheduled now, not inside this call. Throws on the nil channel.
  */
 export const closeUnsafe = <A>(self: Sender<A>): boolean => {
   const state = stateOf(self)
@@ -141,7 +142,8 @@ export const close = <A>(self: Sender<A>): Effect.Effect<void, ChannelClosed> =>
 
 /**
  * len — `len(ch)`: the number of buffered values right now (always 0 for an unbuffered channel, as in Go — a value
- * being handed over is not counted). An instantaneous reading, stale as soon as another fiber runs.
+ * being handed over is not counted; nor is a parked sender's value before its admission into room that a receive
+ * has just made). An instantaneous reading, stale as soon as another fiber runs.
  */
 export const len = (self: Sender<never> | Receiver<unknown>): Effect.Effect<number> =>
   Effect.sync(() => stateOfAny(self).buffer.size)
@@ -194,16 +196,17 @@ export const receiveUpTo: {
 } = dual(2, <A>(self: Receiver<A>, max: number): Effect.Effect<Option.Option<Array<A>>> => {
   if (!(max >= 1))
     return Effect.die(new Cause.IllegalArgumentError(`Channel.receiveUpTo: max must be at least 1, got ${max}`))
+  const limit = Math.floor(max)
   const state = stateOf(self)
   return Effect.suspend(() => {
-    const values = state.pollUpTo(max)
+    const values = state.pollUpTo(limit)
     return values !== Empty
       ? some(values)
       : state.closed
         ? none
         : state.isNil
           ? Effect.never
-          : waitToReceiveUpTo(state, max)
+          : waitToReceiveUpTo(state, limit)
   })
 })
 

@@ -36,7 +36,7 @@ export const sendClosed: Effect.Effect<never, ChannelClosed> = Effect.suspend(()
 )
 
 /** Empty — what `poll` answers when no value can be received without waiting. */
-export const Empty: unique symbol = Symbol.for("toolkit/Channel/Empty")
+export const Empty: unique symbol = Symbol("toolkit/Channel/Empty") // not Symbol.for: no value can be it
 export type Empty = typeof Empty
 
 /** ChannelState — one channel. `make` it through `Channel.make`; the fields are its representation. */

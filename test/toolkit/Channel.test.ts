@@ -306,6 +306,17 @@ describe("sendAll, receiveAll, receiveUpTo", () => {
       })
     )
   )
+  it.effect("a fractional max counts whole values: receiveUpTo(2.5) takes 2, and the rest stay in order", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(4)
+        yield* Channel.sendAll(ch, [1, 2, 3, 4])
+        expect(yield* Channel.receiveUpTo(ch, 2.5)).toStrictEqual(Option.some([1, 2]))
+        expect([yield* Channel.receive(ch), yield* Channel.len(ch)]).toStrictEqual([Option.some(3), 1])
+        expect(yield* Channel.receiveAll(ch)).toStrictEqual(Option.some([4]))
+      })
+    )
+  )
   it.effect("receiveUpTo(0) is a defect", () =>
     verifyNone(
       Effect.gen(function* () {
