@@ -464,6 +464,23 @@ describe("select", () => {
       })
     )
   )
+  it.effect("a select never meets itself: its send and receive cases on one unbuffered channel wait for others", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(0)
+        const selecting = yield* Effect.forkChild(
+          Channel.select([
+            Channel.onSend(ch, 1, () => Effect.succeed("sent")),
+            Channel.onReceive(ch, (v) => Effect.succeed(v))
+          ])
+        )
+        yield* yields()
+        expect(selecting.pollUnsafe()).toBeUndefined()
+        expect(yield* Channel.receive(ch)).toStrictEqual(Option.some(1))
+        expect(yield* Fiber.join(selecting)).toBe("sent")
+      })
+    )
+  )
   it.effect("closed channels: a receive case is ready with None; a chosen send case fails with ChannelClosed", () =>
     verifyNone(
       Effect.gen(function* () {

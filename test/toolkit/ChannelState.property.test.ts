@@ -2,8 +2,9 @@
  * ChannelState properties (fast-check): the channel's own buffer and wait lists, driven step by step with no fiber
  * in between — test waiters record what the channel does to them instead of resuming fibers, and a test dispatcher
  * holds the `settle` tasks until a generated step runs them. For any capacity (0..4), senders of single values or of
- * chunks, receivers of one value or up to `max`, withdrawals (interruption) of any parked waiter, a close, and any
- * order of those steps:
+ * chunks, receivers of one value or up to `max` — some acting from deep inside nested wake-ups, where the channel
+ * parks them instead of handing over — withdrawals (interruption) of any parked waiter, a close, and any order of
+ * those steps:
  *
  * - every value that left a sender is received exactly once; none that did not leave is ever received (a withdrawn
  *   or failed waiter's values are not lost and not duplicated: they were never delivered);
@@ -19,7 +20,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { Buffer } from "../../src/toolkit/ChannelBuffer.ts"
 import { ChannelState, Empty } from "../../src/toolkit/ChannelState.ts"
-import { ReceiveWaiter, SendWaiter, type Waiter, WaitList } from "../../src/toolkit/ChannelWaiters.ts"
+import { ReceiveWaiter, SendWaiter, type Waiter, WaitList, wake } from "../../src/toolkit/ChannelWaiters.ts"
 import { verifyNone } from "../support/goleak.ts"
 
 const seed = Number(process.env.CHANNEL_STATE_PROP_SEED ?? 20250302)
@@ -115,7 +116,7 @@ class TestReceiver extends ReceiveWaiter<number> {
 }
 
 type Step =
-  | { readonly _tag: "Act"; readonly who: number }
+  | { readonly _tag: "Act"; readonly who: number; readonly deep: boolean }
   | { readonly _tag: "Withdraw"; readonly which: number }
   | { readonly _tag: "Close" }
   | { readonly _tag: "Settle" }
@@ -135,7 +136,10 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   receivers: fc.array(fc.record({ max: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
   steps: fc.array(
     fc.oneof(
-      { weight: 8, arbitrary: fc.record({ _tag: fc.constant("Act" as const), who: fc.nat(5) }) },
+      {
+        weight: 8,
+        arbitrary: fc.record({ _tag: fc.constant("Act" as const), who: fc.nat(5), deep: fc.boolean() })
+      },
       { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Withdraw" as const), which: fc.nat(5) }) },
       { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Close" as const) }) },
       { weight: 3, arbitrary: fc.record({ _tag: fc.constant("Settle" as const) }) }
@@ -156,6 +160,15 @@ const wellLinked = (list: WaitList<Waiter>): number => {
   }
   expect(list.tail).toBe(before)
   return count
+}
+
+/**
+ * nested — runs `f` inside `depth` nested wake-ups, as a fiber resumed by a fiber resumed by … runs: deep enough
+ * that the channel parks instead of handing over (`canNest`), leaving parked senders and receivers for `settle`.
+ */
+const nested = (depth: number, f: () => void): void => {
+  if (depth === 0) f()
+  else wake(() => nested(depth - 1, f), Effect.void)
 }
 
 /** play — runs one scenario against a ChannelState and checks every property. */
@@ -187,8 +200,14 @@ const play = (sc: Scenario): void => {
     expect(ch.buffer.size).toBeLessThanOrEqual(sc.capacity)
     wellLinked(ch.sendq as unknown as WaitList<Waiter>)
     wellLinked(ch.recvq as unknown as WaitList<Waiter>)
-    // a receiver waits on a non-empty buffer only until the settle task already scheduled runs
-    if (ch.recvq.head !== undefined && ch.buffer.size > 0) expect(dispatcher.tasks.length).toBeGreaterThan(0)
+    // Liveness: whenever parked parties could make progress, a settle task is already scheduled — a receiver
+    // parked beside buffered values, a sender parked beside room, a sender and a receiver parked together, or
+    // anyone parked on a closed channel.
+    const { buffer, sendq, recvq } = ch
+    const stuck =
+      (recvq.head !== undefined && (buffer.size > 0 || sendq.head !== undefined || ch.closed)) ||
+      (sendq.head !== undefined && (buffer.size < sc.capacity || ch.closed))
+    if (stuck) expect(dispatcher.tasks.length).toBeGreaterThan(0)
   }
   const act = (who: number) => {
     if (who < senders.length) {
@@ -235,8 +254,11 @@ const play = (sc: Scenario): void => {
     deliveredAtClose ??= delivered.length
   }
   for (const step of sc.steps) {
-    if (step._tag === "Act") act(step.who % (senders.length + receivers.length))
-    else if (step._tag === "Withdraw") withdraw(step.which)
+    if (step._tag === "Act") {
+      const who = step.who % (senders.length + receivers.length)
+      if (step.deep) nested(70, () => act(who))
+      else act(who)
+    } else if (step._tag === "Withdraw") withdraw(step.which)
     else if (step._tag === "Close") close()
     else dispatcher.runBatch()
     check()
