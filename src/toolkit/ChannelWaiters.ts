@@ -7,7 +7,9 @@
  *
  * Completing a waiter resumes its fiber at once, inside the step of the fiber that completes it — that is what makes
  * "the value was handed over" and "the waiter was resumed" one atomic event, so an interrupt can never land between
- * them. `wake` counts how deep such resumptions nest: past `maxDepth` (`canNest`) operations park instead, so a
+ * them. (One case is beyond any design on Effect's public API, and `Queue` has it too: the woken fiber, running inside
+ * that step, interrupts the fiber that woke it; that fiber's step then ends interrupted and what it was receiving is
+ * lost.) `wake` counts how deep such resumptions nest: past `maxDepth` (`canNest`) operations park instead, so a
  * chain of ten thousand fibers handing a value down (Go's "whispers") unwinds through the scheduler, not the stack.
  */
 import type { Effect } from "effect"
