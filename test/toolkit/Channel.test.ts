@@ -1,10 +1,11 @@
 /**
  * Channel — Go's channel behaviour, case by case: rendezvous, buffering, FIFO, close, len/cap, range, chunked
- * operations, select (random choice, default, parking, time-outs) and interruption. Every body runs under goleak's
+ * operations, select (random choice, default, parking, time-outs), interruption, the one-step fast path, the
+ * send-only / receive-only views, the nil channel and `make`'s element type. Every body runs under goleak's
  * `verifyNone`; "blocked" is observed with `pollUnsafe()` after `Effect.yieldNow`, never with a real sleep.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, Queue, Random, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Random, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Channel from "../../src/toolkit/Channel.ts"
 import { verifyNone } from "../support/goleak.ts"
@@ -42,53 +43,22 @@ const drainNow = <A>(ch: Channel.Channel<A>) =>
     }
   })
 
-describe("Queue facts Channel relies on (effect 4.1)", () => {
-  it.effect("Queue.bounded(0): an interrupted blocked offer is withdrawn — no taker ever gets it", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const q = yield* Queue.bounded<number, Cause.Done>(0)
-        const offer = yield* Effect.forkChild(Queue.offer(q, 1))
-        yield* yields()
-        expect(offer.pollUnsafe()).toBeUndefined()
-        yield* Fiber.interrupt(offer)
-        expect(yield* Queue.poll(q)).toStrictEqual(Option.none())
-      })
-    )
-  )
-  it.effect("Queue.end still admits offers suspended before it (Go fails them: Channel.close withdraws them)", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const q = yield* Queue.bounded<number, Cause.Done>(0)
-        const offer = yield* Effect.forkChild(Queue.offer(q, 9))
-        yield* yields()
-        yield* Queue.end(q)
-        expect(yield* Queue.take(q)).toBe(9)
-        expect(yield* Fiber.join(offer)).toBe(true)
-      })
-    )
-  )
-  it.effect("a woken taker takes the value inside the offerer's step (the rendezvous completes at once)", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const q = yield* Queue.bounded<number, Cause.Done>(0)
-        const taker = yield* Effect.forkChild(Queue.take(q))
-        yield* yields()
-        expect(Queue.offerUnsafe(q, 7)).toBe(true)
-        expect(taker.pollUnsafe()).toStrictEqual(Exit.succeed(7))
-      })
-    )
-  )
-  it.effect("Stream.fromQueue takes whole buffers: stopping early drops the rest (so toStream takes one by one)", () =>
-    verifyNone(
-      Effect.gen(function* () {
-        const q = yield* Queue.bounded<number, Cause.Done>(4)
-        yield* Queue.offerAll(q, [1, 2, 3])
-        expect(yield* Stream.fromQueue(q).pipe(Stream.take(1), Stream.runCollect)).toStrictEqual([1])
-        expect(Queue.sizeUnsafe(q)).toBe(0)
-      })
-    )
-  )
-})
+/**
+ * steps — runs `effect` and counts the primitives it evaluates, with a tracer hook like goleak's (which it keeps
+ * working): one step is one primitive, and a fiber switch would be more.
+ */
+const steps = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.flatMap(Effect.tracer, (inner) => {
+    let count = 0
+    const tracer = Tracer.make({
+      span: (options) => inner.span(options),
+      context: (primitive, fiber) => {
+        count++
+        return inner.context ? inner.context(primitive, fiber) : primitive["~effect/Effect/evaluate"](fiber)
+      }
+    })
+    return Effect.map(Effect.withTracer(effect, tracer), (value) => ({ steps: count, value }))
+  })
 
 describe("make, len, cap", () => {
   it.effect.each([0, 1, 3, 64])("cap(make(chan, %i)) and an empty len", (capacity) =>
@@ -336,6 +306,17 @@ describe("sendAll, receiveAll, receiveUpTo", () => {
       })
     )
   )
+  it.effect("a fractional max counts whole values: receiveUpTo(2.5) takes 2, and the rest stay in order", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(4)
+        yield* Channel.sendAll(ch, [1, 2, 3, 4])
+        expect(yield* Channel.receiveUpTo(ch, 2.5)).toStrictEqual(Option.some([1, 2]))
+        expect([yield* Channel.receive(ch), yield* Channel.len(ch)]).toStrictEqual([Option.some(3), 1])
+        expect(yield* Channel.receiveAll(ch)).toStrictEqual(Option.some([4]))
+      })
+    )
+  )
   it.effect("receiveUpTo(0) is a defect", () =>
     verifyNone(
       Effect.gen(function* () {
@@ -483,6 +464,23 @@ describe("select", () => {
       })
     )
   )
+  it.effect("a select never meets itself: its send and receive cases on one unbuffered channel wait for others", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(0)
+        const selecting = yield* Effect.forkChild(
+          Channel.select([
+            Channel.onSend(ch, 1, () => Effect.succeed("sent")),
+            Channel.onReceive(ch, (v) => Effect.succeed(v))
+          ])
+        )
+        yield* yields()
+        expect(selecting.pollUnsafe()).toBeUndefined()
+        expect(yield* Channel.receive(ch)).toStrictEqual(Option.some(1))
+        expect(yield* Fiber.join(selecting)).toBe("sent")
+      })
+    )
+  )
   it.effect("closed channels: a receive case is ready with None; a chosen send case fails with ChannelClosed", () =>
     verifyNone(
       Effect.gen(function* () {
@@ -556,6 +554,202 @@ describe("select", () => {
         yield* TestClock.adjust("1 hour")
         expect(forever.pollUnsafe()).toBeUndefined()
         yield* Fiber.interrupt(forever)
+      })
+    )
+  )
+})
+
+describe("the fast path: an operation that need not wait is one step", () => {
+  it.effect("a send into room, a receive of a buffered value, and a hand-over to a parked party: one step each", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        // Effect.sync is the floor: one primitive. A channel operation is one Suspend and the answer it returns.
+        expect((yield* steps(Effect.sync(() => 1))).steps).toBe(1)
+        const buffered = yield* Channel.make<number>(1)
+        expect(yield* steps(Channel.send(buffered, 1))).toStrictEqual({ steps: 2, value: undefined })
+        expect(yield* steps(Channel.receive(buffered))).toStrictEqual({ steps: 2, value: Option.some(1) })
+        const unbuffered = yield* Channel.make<number>(0)
+        const receiver = yield* Effect.forkChild(Channel.receive(unbuffered))
+        yield* yields()
+        expect(yield* steps(Channel.send(unbuffered, 2))).toStrictEqual({ steps: 2, value: undefined })
+        expect(receiver.pollUnsafe()).toStrictEqual(Exit.succeed(Option.some(2))) // handed over in that step
+        const sender = yield* Effect.forkChild(Channel.send(unbuffered, 3))
+        yield* yields()
+        expect(yield* steps(Channel.receive(unbuffered))).toStrictEqual({ steps: 2, value: Option.some(3) })
+        expect(sender.pollUnsafe()).toStrictEqual(Exit.void)
+        // and none of them needs the scheduler: runSync fails on anything that suspends
+        Effect.runSync(Channel.send(buffered, 4))
+        expect(Effect.runSync(Channel.receive(buffered))).toStrictEqual(Option.some(4))
+      })
+    )
+  )
+  it.effect("a chain of 3000 fibers handing a value down (Go's whispers) completes: hand-overs never nest deeply", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const leftmost = yield* Channel.make<number>(0)
+        let left = leftmost
+        for (let i = 0; i < 3000; i++) {
+          const right = yield* Channel.make<number>(0)
+          const [from, to] = [right, left]
+          yield* Effect.forkChild(
+            Effect.flatMap(Channel.receive(from), (v) => Channel.send(to, 1 + Option.getOrElse(v, () => 0)))
+          )
+          left = right
+        }
+        yield* Effect.forkChild(Channel.send(left, 1))
+        expect(yield* Channel.receive(leftmost)).toStrictEqual(Option.some(3001))
+      })
+    )
+  )
+})
+
+describe("buffered channels wake parked parties from a task", () => {
+  it.effect("a send into an empty buffer does not run the parked receiver; a task gives it the values in order", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(4)
+        const receiver = yield* Effect.forkChild(Channel.receiveAll(ch))
+        yield* yields()
+        yield* Channel.sendAll(ch, [1, 2])
+        yield* Channel.send(ch, 3) // the sender keeps going while the receiver is still parked
+        expect(receiver.pollUnsafe()).toBeUndefined()
+        expect(yield* Fiber.join(receiver)).toStrictEqual(Option.some([1, 2, 3]))
+      })
+    )
+  )
+  it.effect("a receive that makes room admits the parked senders in the order they parked", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(2)
+        yield* Channel.sendAll(ch, [1, 2])
+        const senders = yield* Effect.forEach([3, 4, 5], (v) =>
+          Effect.forkChild(Channel.send(ch, v)).pipe(Effect.tap(() => yields(1)))
+        )
+        expect(yield* Channel.receiveUpTo(ch, 2)).toStrictEqual(Option.some([1, 2]))
+        yield* yields()
+        expect(senders.map((f) => f.pollUnsafe())).toStrictEqual([Exit.void, Exit.void, undefined])
+        yield* Channel.close(ch)
+        expect(outcome(yield* Fiber.await(senders[2]!))).toBe("send on closed channel")
+        expect(yield* drain(ch)).toStrictEqual([3, 4])
+      })
+    )
+  )
+  it.effect("close wakes the parked parties from a task too; a sender still parked then fails, room or not", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(1)
+        yield* Channel.send(ch, 1)
+        const sender = yield* Effect.forkChild(Channel.send(ch, 2))
+        yield* yields()
+        expect(yield* Channel.receive(ch)).toStrictEqual(Option.some(1)) // room: the sender's admission is pending
+        yield* Channel.close(ch) // in the same step: the sender is still parked, so it fails (Go would deliver 2)
+        expect(sender.pollUnsafe()).toBeUndefined()
+        expect(outcome(yield* Fiber.await(sender))).toBe("send on closed channel")
+        expect(yield* Channel.receive(ch)).toStrictEqual(Option.none())
+      })
+    )
+  )
+})
+
+describe("Sender and Receiver views (chan<- T, <-chan T)", () => {
+  it.effect("both views are the channel itself; the types keep each side to its operations", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const ch = yield* Channel.make<number>(1)
+        const out: Channel.Sender<number> = Channel.sender(ch)
+        const input: Channel.Receiver<number> = Channel.receiver(ch)
+        yield* Channel.send(out, 1)
+        expect([yield* Channel.len(out), Channel.cap(input)]).toStrictEqual([1, 1])
+        expect(yield* Channel.receive(input)).toStrictEqual(Option.some(1))
+        // Compile-time checks (tsc --noEmit fails if any of these lines compiles):
+        // @ts-expect-error — a Receiver cannot be sent on (Go: "send to receive-only type <-chan int")
+        const sendOnReceiver = () => Channel.send(input, 2)
+        // @ts-expect-error — nor closed (Go: "invalid operation: close of receive-only channel")
+        const closeReceiver = () => Channel.close(input)
+        // @ts-expect-error — a Sender cannot be received from (Go: "receive from send-only type chan<- int")
+        const receiveOnSender = () => Channel.receive(out)
+        // @ts-expect-error — nor be a select's receive case
+        const receiveCaseOnSender = () => Channel.onReceive(out, Effect.succeed)
+        // @ts-expect-error — a Receiver is no select send case
+        const sendCaseOnReceiver = () => Channel.onSend(input, 1, () => Effect.void)
+        // @ts-expect-error — a Sender<number> takes numbers only
+        const sendString = () => Channel.send(out, "two")
+        // Variance: a Receiver<number> is a Receiver<unknown>; a Sender<unknown> is a Sender<number>.
+        const anything: Channel.Receiver<unknown> = input
+        const anyValue = yield* Channel.make<unknown>(1)
+        const numbers: Channel.Sender<number> = anyValue
+        expect([
+          sendOnReceiver,
+          closeReceiver,
+          receiveOnSender,
+          receiveCaseOnSender,
+          sendCaseOnReceiver,
+          sendString
+        ]).toHaveLength(6)
+        expect([anything, numbers]).toStrictEqual([ch, anyValue])
+      })
+    )
+  )
+})
+
+describe("the nil channel (Channel.nil)", () => {
+  it.effect("send and receive on it block forever, until interrupted", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const nil = Channel.nil<number>()
+        const blocked = yield* Effect.forEach(
+          [Channel.send(nil, 1), Channel.receive(nil), Channel.sendAll(nil, [1]), Channel.receiveAll(nil)],
+          (op) => Effect.forkChild(op)
+        )
+        yield* TestClock.adjust("1 hour")
+        expect(blocked.map((f) => f.pollUnsafe())).toStrictEqual([undefined, undefined, undefined, undefined])
+        yield* Effect.forEach(blocked, (f) => Fiber.interrupt(f))
+        expect(yield* Channel.sendAll(nil, [])).toBeUndefined() // nothing to send: done at once, as in Go
+      })
+    )
+  )
+  it.effect("its select cases are never ready: default runs, and a select of nil cases only blocks forever", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const nil = Channel.nil<number>()
+        const r = yield* Channel.select(
+          [
+            Channel.onReceive(nil, () => Effect.succeed("received")),
+            Channel.onSend(nil, 1, () => Effect.succeed("sent"))
+          ],
+          { default: Effect.succeed("default") }
+        )
+        expect(r).toBe("default")
+        const forever = yield* Effect.forkChild(Channel.select([Channel.onReceive(nil, Effect.succeed)]))
+        yield* TestClock.adjust("1 hour")
+        expect(forever.pollUnsafe()).toBeUndefined()
+        yield* Fiber.interrupt(forever)
+      })
+    )
+  )
+  it.effect("closing it is a defect (Go panics); len and cap are 0; isNil tells it apart", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const nil = Channel.nil<string>()
+        const exit = yield* Effect.exit(Channel.close(nil))
+        expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+        expect(String(Cause.squash(Exit.isFailure(exit) ? exit.cause : Cause.empty))).toMatch(/close of nil channel/)
+        expect([yield* Channel.len(nil), Channel.cap(nil)]).toStrictEqual([0, 0])
+        expect([Channel.isNil(nil), Channel.isNil(yield* Channel.make<string>(0))]).toStrictEqual([true, false])
+      })
+    )
+  )
+})
+
+describe("make's element type", () => {
+  it.effect("without a type argument the element type is ElementTypeMissing, so a send does not compile", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const untyped = yield* Channel.make(1)
+        const same: Channel.Channel<Channel.ElementTypeMissing> = untyped // not Channel<unknown>
+        // @ts-expect-error — nor is it a Channel<unknown> that anything goes into
+        const unknownChannel: Channel.Channel<unknown> = untyped
+        expect([same, unknownChannel]).toStrictEqual([untyped, untyped])
       })
     )
   )
@@ -649,6 +843,61 @@ describe("README examples", () => {
         expect(Cause.isTimeoutError(yield* Fiber.join(late))).toBe(true)
         yield* Channel.send(c1, "result 1") // a value in time: the receive case wins
         expect(yield* example).toStrictEqual(Option.some("result 1"))
+      })
+    )
+  )
+  it.effect("chan<- T and <-chan T", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        // README:begin views
+        const producer = (out: Channel.Sender<number>) =>
+          Channel.sendAll(out, [1, 2, 3]).pipe(Effect.andThen(Channel.close(out))) // func producer(out chan<- int)
+        const ch = yield* Channel.make<number>(3) // ch := make(chan int, 3)
+        yield* producer(ch) // a chan int is a chan<- int
+        const values = yield* Stream.runCollect(Channel.toStream(Channel.receiver(ch))) // and a <-chan int: for v := range in
+        // README:end
+        expect(values).toStrictEqual([1, 2, 3])
+      })
+    )
+  )
+  it.effect("nil channel: if !ok { a = nil }", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        const [left, right] = [yield* Channel.make<number>(2), yield* Channel.make<number>(2)]
+        yield* Channel.sendAll(left, [1, 2])
+        yield* Channel.sendAll(right, [10])
+        yield* Channel.close(left)
+        yield* Channel.close(right)
+        const merged: Array<number> = []
+        // README:begin nil
+        let [a, b] = [left, right] // merge two channels until both are closed
+        while (!Channel.isNil(a) || !Channel.isNil(b)) {
+          const [from, v] = yield* Channel.select([
+            Channel.onReceive(a, (v) => Effect.succeed(["a", v] as const)),
+            Channel.onReceive(b, (v) => Effect.succeed(["b", v] as const))
+          ])
+          if (Option.isNone(v)) {
+            // case v, ok := <-a: if !ok { a = nil } — a nil channel's case is never ready again
+            if (from === "a") a = Channel.nil()
+            else b = Channel.nil()
+          } else merged.push(v.value)
+        }
+        // README:end
+        expect(merged.sort((x, y) => x - y)).toStrictEqual([1, 2, 10])
+      })
+    )
+  )
+  it.effect("make(chan int, n): the element type is required", () =>
+    verifyNone(
+      Effect.gen(function* () {
+        // README:begin make-type
+        const jobs = yield* Channel.make<number>(2) // jobs := make(chan int, 2)
+        const untyped = yield* Channel.make(2) // no type: a Channel<ElementTypeMissing>, not a Channel<unknown>
+        // @ts-expect-error — the first send says what to write: "Channel.make needs the element type: …"
+        yield* Channel.send(untyped, 1)
+        // README:end
+        yield* Channel.send(jobs, 1)
+        expect([yield* Channel.len(jobs), yield* Channel.len(untyped)]).toStrictEqual([1, 1])
       })
     )
   )

@@ -20,11 +20,11 @@ import * as WaitGroup from "../WaitGroup.ts"
 export type Group = ErrGroup.ErrGroup<Channel.ChannelClosed>
 
 /** stage — starts `body` as a task of `group` that closes `out` when it ends (Go's `defer close(out)`). */
-const stage = <A>(group: Group, out: Channel.Channel<A>, body: Effect.Effect<void, Channel.ChannelClosed>) =>
+const stage = <A>(group: Group, out: Channel.Sender<A>, body: Effect.Effect<void, Channel.ChannelClosed>) =>
   ErrGroup.go(group, Effect.ensuring(body, Effect.ignore(Channel.close(out))))
 
 /** forEachValue — `for v := range ch { f(v) }`: until `ch` is closed and drained. */
-export const forEachValue = <A, E>(ch: Channel.Channel<A>, f: (value: A) => Effect.Effect<void, E>) =>
+export const forEachValue = <A, E>(ch: Channel.Receiver<A>, f: (value: A) => Effect.Effect<void, E>) =>
   Effect.gen(function* () {
     while (true) {
       const next = yield* Channel.receive(ch)
@@ -33,7 +33,10 @@ export const forEachValue = <A, E>(ch: Channel.Channel<A>, f: (value: A) => Effe
     }
   })
 
-/** gen — sends each of `nums` on an unbuffered channel, then closes it. `nums` may be endless. */
+/**
+ * gen — sends each of `nums` on an unbuffered channel, then closes it. `nums` may be endless. Returns the channel's
+ * receive side, as Go's `func gen(nums ...int) <-chan int` does: the stage alone sends and closes.
+ */
 export const gen = (group: Group, nums: Iterable<number>) =>
   Effect.gen(function* () {
     const out = yield* Channel.make<number>(0)
@@ -42,11 +45,11 @@ export const gen = (group: Group, nums: Iterable<number>) =>
       out,
       Effect.forEach(nums, (n) => Channel.send(out, n), { discard: true })
     )
-    return out
+    return Channel.receiver(out)
   })
 
-/** sq — receives from `input` until it is closed, sending each value squared. */
-export const sq = (group: Group, input: Channel.Channel<number>) =>
+/** sq — receives from `input` until it is closed, sending each value squared (`func sq(in <-chan int) <-chan int`). */
+export const sq = (group: Group, input: Channel.Receiver<number>) =>
   Effect.gen(function* () {
     const out = yield* Channel.make<number>(0)
     yield* stage(
@@ -54,11 +57,11 @@ export const sq = (group: Group, input: Channel.Channel<number>) =>
       out,
       forEachValue(input, (n) => Channel.send(out, n * n))
     )
-    return out
+    return Channel.receiver(out)
   })
 
 /** merge — fan-in: forwards every value of `inputs` to one channel, closed once all `inputs` are (a WaitGroup). */
-export const merge = <A>(group: Group, inputs: ReadonlyArray<Channel.Channel<A>>) =>
+export const merge = <A>(group: Group, inputs: ReadonlyArray<Channel.Receiver<A>>) =>
   Effect.gen(function* () {
     const out = yield* Channel.make<A>(0)
     const forwarders = yield* WaitGroup.make()
@@ -73,7 +76,7 @@ export const merge = <A>(group: Group, inputs: ReadonlyArray<Channel.Channel<A>>
       )
     }
     yield* stage(group, out, WaitGroup.wait(forwarders))
-    return out
+    return Channel.receiver(out)
   })
 
 /** squares — gen → `workers` × sq → merge, in `group`: the channel of the squares, in no particular order. */
@@ -124,7 +127,8 @@ const withGroup = <A, E>(use: (group: Group) => Effect.Effect<A, E, Scope.Scope>
 
 /**
  * sumOfSquaresChunked — gen → sq → sum over buffered channels (`capacity`), values moving `chunk` at a time with
- * `sendAll` / `receiveAll`: the same pipeline at Queue's chunked speed.
+ * `sendAll` / `receiveAll`: the pipeline `npm run bench:toolkit` measures. A `receiveAll` that takes the whole buffer
+ * gets the buffer's own array, so each value is copied once per channel (by `sendAll`).
  */
 export const sumOfSquaresChunked = (nums: ReadonlyArray<number>, options: { chunk: number; capacity: number }) =>
   withGroup((group) =>
@@ -157,7 +161,7 @@ export const sumOfSquaresChunked = (nums: ReadonlyArray<number>, options: { chun
   )
 
 /** forEachChunk — `forEachValue` a buffer at a time (`Channel.receiveAll`). */
-const forEachChunk = <A, E>(ch: Channel.Channel<A>, f: (values: Array<A>) => Effect.Effect<void, E>) =>
+const forEachChunk = <A, E>(ch: Channel.Receiver<A>, f: (values: Array<A>) => Effect.Effect<void, E>) =>
   Effect.gen(function* () {
     while (true) {
       const next = yield* Channel.receiveAll(ch)
