@@ -318,7 +318,6 @@ goRow("unbuffered chan int", unbuffered.candidateNs, go.unbuffered, "msg")
 goRow(`chan []int, ${CHUNK}-value slices`, chunked.candidateNs, go.chunked, "value")
 goRow(`pipeline gen → sq → sum, ${CHUNK}-value slices`, pipeline.candidateNs, go.pipeline, "value")
 
-
 /**
  * errGroupScenario — 100 no-op tasks, at most 10 at once, per group: `ErrGroup.run` against `Effect.forEach(…,
  * { concurrency: 10 })` (target ≤ 2×), the make / `go` in a loop / `wait` idiom against the same baseline
