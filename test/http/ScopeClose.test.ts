@@ -1,5 +1,5 @@
 /**
- * Drain — the graceful drain happens when the server's scope closes, whoever closes it: `Layer.launch` interrupted,
+ * ScopeClose — the graceful drain happens when the server's scope closes, whoever closes it: `Layer.launch` interrupted,
  * `ManagedRuntime.dispose`, `Effect.scoped` ending or interrupted, a scope closed by hand, and each way the server
  * layer can sit under `HttpRouter.serve` (provided in the same scope, or outliving the serve layer's scope, or closed
  * before it). (`NodeRuntime.runMain` is covered end to end by the example consumer's test.)
