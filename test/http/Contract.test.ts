@@ -12,11 +12,18 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { ByteSize, Deferred, Effect, Exit, Fiber, FileSystem, Layer, Schema, Scope, Stream } from "effect"
-import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import {
+  HttpIncomingMessage,
+  HttpMiddleware,
+  HttpRouter,
+  HttpServerRequest,
+  HttpServerResponse,
+  Multipart
+} from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { CloseEvent } from "effect/socket/Socket"
 import { TestClock } from "effect/testing"
-import { connect, waitFor } from "../support/http-client.ts"
+import { connect, realSleep, waitFor, within } from "../support/http-client.ts"
 import { port, recordLogs, recordSpans, refused, servers, url, wsConnect } from "./support.ts"
 
 /** call — one `fetch` to the server (bounded by 2 s of real time): status, headers, body text. */
@@ -133,10 +140,10 @@ const responsesApp = Layer.mergeAll(
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const form = yield* request.multipart
-      const files = form.file as ReadonlyArray<{ readonly name: string; readonly path: string }>
-      const fs = yield* FileSystem.FileSystem
-      const content = yield* fs.readFileString(files[0]?.path ?? "")
-      return HttpServerResponse.jsonUnsafe({ title: form.title, file: files[0]?.name, content })
+      const file = Array.isArray(form.file) ? form.file.find(Multipart.isPersistedFile) : undefined
+      if (file === undefined) return HttpServerResponse.text("no file", { status: 400 })
+      const content = yield* (yield* FileSystem.FileSystem).readFileString(file.path)
+      return HttpServerResponse.jsonUnsafe({ title: form.title, file: file.name, content })
     })
   ),
   HttpRouter.add(
@@ -440,7 +447,7 @@ describe.each(servers)("$name", (server) => {
         Effect.gen(function* () {
           const client = yield* connect(yield* port)
           yield* client.send("/hang")
-          yield* Deferred.await(started)
+          yield* Deferred.await(started).pipe(within(2_000, "handler started"))
           yield* client.destroy
           yield* waitFor("handler interrupted", () => Deferred.isDoneUnsafe(interrupted))
           yield* waitFor("499 logged", () => logs.lines.some((line) => line.annotations["http.status"] === 499))
@@ -463,15 +470,16 @@ describe.each(servers)("$name", (server) => {
         const p = yield* port.pipe(Effect.provideContext(yield* Layer.buildWithScope(app, scope)))
         const client = yield* connect(p)
         yield* client.send("/hang")
-        yield* Deferred.await(started)
+        yield* Deferred.await(started).pipe(within(2_000, "handler started"))
 
         const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
         yield* refused(p)
         yield* TestClock.adjust("1999 millis")
+        yield* realSleep(40)
         expect(client.unread()).toBe(0)
         yield* TestClock.adjust("1 millis")
         expect((yield* client.next()).status).toBe(503)
-        yield* Fiber.join(closing)
+        yield* Fiber.join(closing).pipe(within(2_000, "scope closed"))
       })
     )
   })

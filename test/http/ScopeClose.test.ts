@@ -77,7 +77,7 @@ const drainsOnClose = (options: {
     const busy = yield* connect(port)
     expect((yield* busy.request("/fast")).headers.connection).toBe("keep-alive")
     yield* busy.send("/slow")
-    yield* Deferred.await(gate.started)
+    yield* Deferred.await(gate.started).pipe(within(2_000, "/slow started"))
     const idle = yield* connect(port)
     expect((yield* idle.request("/fast")).headers.connection).toBe("keep-alive")
 
@@ -154,7 +154,7 @@ describe("the drain happens when the server's scope closes, whoever closes it", 
         )
       )
       yield* drainsOnClose({
-        port: yield* Deferred.await(bound),
+        port: yield* Deferred.await(bound).pipe(within(2_000, "server bound")),
         gate,
         close: Deferred.succeed(done, undefined).pipe(Effect.andThen(Fiber.join(scoped))),
         advance: TestClock.adjust
@@ -175,7 +175,7 @@ describe("the drain happens when the server's scope closes, whoever closes it", 
         )
       )
       yield* drainsOnClose({
-        port: yield* Deferred.await(bound),
+        port: yield* Deferred.await(bound).pipe(within(2_000, "server bound")),
         gate,
         close: Fiber.interrupt(scoped),
         advance: TestClock.adjust

@@ -16,7 +16,7 @@ import * as NodeWS from "@effect/platform-node/NodeWS"
 import { Deferred, Effect, Layer, Logger, Option, Tracer } from "effect"
 import { HttpServer } from "effect/http"
 import { GracefulHttpServer, Lifecycle } from "../../src/index.ts"
-import { ClientError, connectError, realSleep, waitFor, waitUntil } from "../support/http-client.ts"
+import { ClientError, connectError, realSleep, waitUntil } from "../support/http-client.ts"
 
 /** the loopback address every test binds and connects to */
 export const host = "127.0.0.1"
@@ -60,11 +60,6 @@ export const probe = (deferred: Deferred.Deferred<GracefulHttpServer.Handle>) =>
     )
   )
 
-/** handle — the current server's `Handle`; dies if it is not a graceful one. */
-export const handle = Effect.flatMap(GracefulHttpServer.handle, (handle) =>
-  Option.isSome(handle) ? Effect.succeed(handle.value) : Effect.die("not a GracefulHttpServer")
-)
-
 /**
  * refused — waits (real time, bounded) until a new connection to `port` is refused: the listener is closed. Each try
  * that is accepted is closed at once by the client.
@@ -85,14 +80,6 @@ export const refused = (port: number, millis = 2_000) =>
       yield* realSleep(2)
     }
   })
-
-/** draining — waits (real time, bounded) until the server began its drain: its listener is closed. */
-export const draining = (server: GracefulHttpServer.Handle, millis = 2_000) =>
-  waitFor(`${server.name} server draining`, server.tracker.draining, millis)
-
-/** inFlight — waits (real time, bounded) until the server has `n` requests in flight. */
-export const inFlight = (server: GracefulHttpServer.Handle, n: number, millis = 2_000) =>
-  waitFor(`${n} request(s) in flight on ${server.name}`, () => server.tracker.inFlight() === n, millis)
 
 /** LogLine — one log line: its message, annotations, level, and time on Effect's clock (TestClock under `it.effect`). */
 export interface LogLine {

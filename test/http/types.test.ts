@@ -15,7 +15,7 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { expectTypeOf } from "vitest"
 import { GracefulHttpServer, Lifecycle } from "../../src/index.ts"
-import { fetchAnswer } from "../support/http-client.ts"
+import { fetchAnswer, within } from "../support/http-client.ts"
 import { probe } from "./support.ts"
 
 class Database extends Context.Service<Database, { readonly nameOf: (id: string) => Effect.Effect<string> }>()(
@@ -90,7 +90,7 @@ describe("the app's requirements stay in its type", () => {
         Layer.provide([Database.layer, Lifecycle.layerTest])
       )
       const main = Effect.runFork(Layer.launch(app))
-      const { address } = yield* Deferred.await(bound)
+      const { address } = yield* Deferred.await(bound).pipe(within(2_000, "server bound"))
       expect(yield* fetchAnswer(address.port, "/users/7")).toMatchObject({ status: 200, body: "user 7" })
       yield* Fiber.interrupt(main)
     })
@@ -105,7 +105,7 @@ describe("the app's requirements stay in its type", () => {
         Layer.provide(Lifecycle.layerTest)
       )
       const main = Effect.runFork(Layer.launch(app) as Effect.Effect<never, unknown>)
-      const { address } = yield* Deferred.await(bound)
+      const { address } = yield* Deferred.await(bound).pipe(within(2_000, "server bound"))
       expect((yield* fetchAnswer(address.port, "/users/7")).status).toBe(500)
       yield* Fiber.interrupt(main)
     })
