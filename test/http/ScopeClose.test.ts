@@ -283,3 +283,25 @@ describe("the shutdown runs with the app's own services, whoever closes the scop
     })
   )
 })
+
+describe("one shutdown per close", () => {
+  // The server's scope closing first ends the shutdown and leaves the Lifecycle idle; the serve layer's finalizer,
+  // closing later, then starts a second, empty shutdown ("shutting down: http server released", servers "").
+  it.effect.fails("the server's scope, then the serve layer's: the shutdown is logged once", () =>
+    Effect.gen(function* () {
+      const logs = recordLogs()
+      yield* Effect.gen(function* () {
+        const serverScope = yield* Scope.make()
+        const server = yield* Layer.buildWithScope(graceful().pipe(Layer.provide(Lifecycle.layerTest)), serverScope)
+        const serveScope = yield* Scope.make()
+        yield* Layer.buildWithScope(
+          HttpRouter.serve(routes(yield* makeGate), serveOptions).pipe(Layer.provide(Layer.succeedContext(server))),
+          serveScope
+        )
+        yield* Scope.close(serverScope, Exit.void).pipe(within(2_000, "server scope closed"))
+        yield* Scope.close(serveScope, Exit.void).pipe(within(2_000, "serve scope closed"))
+      }).pipe(Effect.provide(logs.layer))
+      expect(logs.find("shutting down").map((line) => line.annotations.servers)).toEqual(["http"])
+    })
+  )
+})
