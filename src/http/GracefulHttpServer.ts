@@ -144,16 +144,21 @@ export const make = Effect.fnUntraced(function* (
     awaitDrained: tracker.awaitDrained,
     force
   })
-  // The server's own scope: after the shutdown, make sure nothing is left (a server nobody served, or forced).
-  yield* Scope.addFinalizer(
-    scope,
-    lifecycle
-      .shutdown(`${name} server released`)
-      .pipe(
-        Effect.andThen(force),
-        Effect.andThen(Effect.timeoutOption(tracker.awaitDrained, Duration.seconds(1))),
-        Effect.asVoid
-      )
+  // The server's own scope: after the shutdown, make sure nothing is left (a server nobody served, or forced). Its
+  // finalizers run with the layer's own services (its logger, clock, metrics), not those of whoever closes the scope.
+  let released = false
+  const shutdown = Effect.suspend(() => (released ? Effect.void : lifecycle.shutdown(`${name} server released`)))
+  yield* Effect.addFinalizer(() =>
+    shutdown.pipe(
+      Effect.andThen(force),
+      Effect.andThen(Effect.timeoutOption(tracker.awaitDrained, Duration.seconds(1))),
+      Effect.ensuring(
+        Effect.sync(() => {
+          released = true
+        })
+      ),
+      Effect.asVoid
+    )
   )
 
   const handle: Handle = { name, address, tracker, failure: Deferred.await(failed) }
@@ -181,9 +186,8 @@ export const make = Effect.fnUntraced(function* (
       }
       // Added after the request scopes were forked, so it runs before they close: the requests are drained, not
       // interrupted.
-      yield* Scope.addFinalizer(
-        serveScope,
-        lifecycle.shutdown(`${name} server released`).pipe(
+      yield* Effect.addFinalizer(() =>
+        shutdown.pipe(
           Effect.ensuring(
             Effect.sync(() => {
               servings.delete(serving)
@@ -255,7 +259,9 @@ export const layerTest: Layer.Layer<
       Layer.provide(Layer.succeed(FetchHttpClient.RequestInit)({ keepalive: false }))
     )
   ),
-  Layer.provideMerge(layer(() => http.createServer(), { port: 0, host: "127.0.0.1" })),
+  // no idle grace: a test's release does not wait on the test client's idle keep-alive connection (whose grace
+  // would run on the TestClock under `it.layer`)
+  Layer.provideMerge(layer(() => http.createServer(), { port: 0, host: "127.0.0.1", idleGrace: 0 })),
   Layer.provide(Lifecycle.layerTest)
 )
 

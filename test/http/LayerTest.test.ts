@@ -36,7 +36,7 @@ const releaseMillis = <E>(testLayer: Layer.Layer<HttpServer.HttpServer | HttpCli
   })
 
 describe("GracefulHttpServer.layerTest under @effect/vitest's layer()", () => {
-  it.live.fails(
+  it.live(
     "is released as promptly as NodeHttpServer.layerTest (within 1 s)",
     () =>
       Effect.gen(function* () {

@@ -108,8 +108,6 @@ describe("RequestMetrics.middleware", () => {
     )
   )
 
-  // Known bug (see report): Effect's HTTP server answers and logs a client abort (the interrupt carries
-  // `ClientAbort`) as 499, but `observe` counts it as a 503, a server error. `fails` until fixed.
   it.effect("records 499, like Effect's server, for a handler interrupted because the client went away", () =>
     withRegistry(
       Effect.gen(function* () {
@@ -125,8 +123,6 @@ describe("RequestMetrics.middleware", () => {
     )
   )
 
-  // Known bug (see report): a failure that is `Respondable` is answered with its own response by Effect's server
-  // (here 418), but `observe` counts every failure as 500. `fails` until fixed.
   it.effect("records the status Effect's server answers for a respondable failure", () =>
     withRegistry(
       Effect.gen(function* () {

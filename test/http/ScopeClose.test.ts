@@ -252,7 +252,7 @@ describe("the shutdown runs with the app's own services, whoever closes the scop
     release: logs.phase("release").map((line) => (line.annotations.millis as number) >= 0)
   })
 
-  it.effect.fails("Layer.launch of an app whose logger is provided inside its layers", () =>
+  it.effect("Layer.launch of an app whose logger is provided inside its layers", () =>
     Effect.gen(function* () {
       const logs = recordLogs()
       const main = app(yield* makeGate).pipe(Layer.provide(logs.layer))
@@ -263,7 +263,7 @@ describe("the shutdown runs with the app's own services, whoever closes the scop
     })
   )
 
-  it.effect.fails("ManagedRuntime.dispose of a runtime whose logger is provided inside its layer", () =>
+  it.effect("ManagedRuntime.dispose of a runtime whose logger is provided inside its layer", () =>
     Effect.gen(function* () {
       const logs = recordLogs()
       const runtime = ManagedRuntime.make(app(yield* makeGate).pipe(Layer.provide(logs.layer)))
@@ -287,7 +287,7 @@ describe("the shutdown runs with the app's own services, whoever closes the scop
 describe("one shutdown per close", () => {
   // The server's scope closing first ends the shutdown and leaves the Lifecycle idle; the serve layer's finalizer,
   // closing later, then starts a second, empty shutdown ("shutting down: http server released", servers "").
-  it.effect.fails("the server's scope, then the serve layer's: the shutdown is logged once", () =>
+  it.effect("the server's scope, then the serve layer's: the shutdown is logged once", () =>
     Effect.gen(function* () {
       const logs = recordLogs()
       yield* Effect.gen(function* () {
