@@ -65,7 +65,7 @@ const idleOnce = async (server: Server): Promise<IdleRun> => {
 }
 
 export const idleScenario = async (rounds: number): Promise<ScenarioResult> => {
-  const raw: Record<Kind, Array<IdleRun>> = { program: [], baseline: [] }
+  const raw: Record<"program" | "baseline", Array<IdleRun>> = { program: [], baseline: [] }
   for (let i = 0; i < rounds; i++) {
     for (const kind of ["program", "baseline"] as const) {
       const run = await withServer(kind, idleOnce)
@@ -75,7 +75,7 @@ export const idleScenario = async (rounds: number): Promise<ScenarioResult> => {
       )
     }
   }
-  const ms = (kind: Kind): number => median(raw[kind].map((r) => r.exitMs))
+  const ms = (kind: "program" | "baseline"): number => median(raw[kind].map((r) => r.exitMs))
   const allClean = raw.program.every((r) => !r.killed && r.exitCode === 0)
   return {
     rows: [

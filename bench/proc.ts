@@ -18,7 +18,7 @@ export { sleep }
 export const HOST = "127.0.0.1"
 export const ROOT = path.resolve(import.meta.dirname, "..")
 
-export type Kind = "program" | "baseline"
+export type Kind = "program" | "baseline" | "stock"
 
 export interface Exit {
   readonly code: number | null
@@ -52,6 +52,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 export const scriptFor = (kind: Kind): string => {
+  // Effect's stock stack (HttpRouter.serve on NodeHttpServer.layer), for reference in the CPU scenario
+  if (kind === "stock") return path.join(ROOT, "bench", "stock.ts")
   if (kind === "program") return path.resolve(ROOT, process.env.BENCH_PROGRAM ?? "dist/program.js")
   // another build of the program as the baseline: an A/B of two versions (e.g. before and after a change)
   if (process.env.BENCH_BASELINE !== undefined) return path.resolve(ROOT, process.env.BENCH_BASELINE)

@@ -26,9 +26,9 @@ const once = async (kind: Kind): Promise<StartupRun> => {
 }
 
 export const startupScenario = async (rounds: number): Promise<ScenarioResult> => {
-  const raw: Record<Kind, Array<StartupRun>> = { program: [], baseline: [] }
+  const raw: Record<"program" | "baseline", Array<StartupRun>> = { program: [], baseline: [] }
   for (let i = 0; i < rounds; i++) {
-    const order: ReadonlyArray<Kind> = i % 2 === 0 ? ["program", "baseline"] : ["baseline", "program"]
+    const order: ReadonlyArray<"program" | "baseline"> = i % 2 === 0 ? ["program", "baseline"] : ["baseline", "program"]
     for (const kind of order) raw[kind].push(await once(kind))
     const p = raw.program[i] as StartupRun
     const b = raw.baseline[i] as StartupRun
@@ -37,8 +37,8 @@ export const startupScenario = async (rounds: number): Promise<ScenarioResult> =
         `baseline ${fixed(b.startupMs)} ms ${fixed(b.rssKb / 1024)} MiB`
     )
   }
-  const ms = (kind: Kind): number => median(raw[kind].map((r) => r.startupMs))
-  const mib = (kind: Kind): number => median(raw[kind].map((r) => r.rssKb)) / 1024
+  const ms = (kind: "program" | "baseline"): number => median(raw[kind].map((r) => r.startupMs))
+  const mib = (kind: "program" | "baseline"): number => median(raw[kind].map((r) => r.rssKb)) / 1024
   return {
     rows: [
       {
