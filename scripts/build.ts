@@ -15,12 +15,13 @@
  *   `NODE_COMPILE_CACHE` says otherwise; where that is not writable Node runs without it), which spares every start
  *   after the first the time V8 spends compiling the bundle; then it loads the bundle.
  *
- * `node scripts/build.ts` builds both (`npm run build`, `prepack`); `node scripts/build.ts program` builds the program
- * alone (`prestart`, `bench`). It exits non-zero, with tsc's or esbuild's errors, if either fails.
+ * `node scripts/build.ts` builds both (`npm run build`); `node scripts/build.ts lib` the library alone (`prepack`: the
+ * program is not in the package), `node scripts/build.ts program` the program alone (`prestart`, `bench`). It exits
+ * non-zero, with tsc's or esbuild's errors, if a build fails.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import path from "node:path"
 import { build } from "esbuild"
@@ -60,6 +61,17 @@ const buildLib = async () => {
   }
 }
 
+/**
+ * writeAtomically — a program starting while the build runs (a test, a second terminal) reads the old file or the
+ * new one, never half of one.
+ */
+const writeAtomically = async (file: string, contents: string | Uint8Array) => {
+  await mkdir(path.dirname(file), { recursive: true })
+  const temporary = `${file}.${process.pid}.tmp`
+  await writeFile(temporary, contents)
+  await rename(temporary, file)
+}
+
 const buildProgram = async () => {
   const manifest = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as {
     readonly name: string
@@ -69,7 +81,7 @@ const buildProgram = async () => {
   if (floor === null) throw new Error(`engines.node must read ">=MAJOR.MINOR", not ${manifest.engines.node}`)
   const [, major, minor] = floor
 
-  await build({
+  const bundle = await build({
     entryPoints: [path.join(root, "src/program.ts")],
     outfile: path.join(root, "dist/main.js"),
     bundle: true,
@@ -84,10 +96,12 @@ const buildProgram = async () => {
     banner: {
       js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
     },
-    logLevel: "warning"
+    logLevel: "warning",
+    write: false
   })
+  for (const file of bundle.outputFiles) await writeAtomically(file.path, file.contents)
 
-  await writeFile(
+  await writeAtomically(
     path.join(root, "dist/program.js"),
     `// Entry point (see scripts/build.ts): check the Node version, enable the compile cache, load the bundle.
 // No static import: a Node too old for the bundle must get as far as saying so.
