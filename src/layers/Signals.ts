@@ -11,8 +11,13 @@
  * termination signal that arrives once the service is already stopping (a second SIGINT/SIGTERM, or the first one
  * after `POST /shutdown` or a failure began the shutdown): that one ends the process at once through
  * `Teardown.force` (exit 2, one log line). A SIGHUP during shutdown is logged and ignored.
+ *
+ * One press of Ctrl-C can arrive twice: the terminal sends SIGINT to the whole foreground process group, and a
+ * parent in it (`npm start`, `tsx`) forwards its own copy, milliseconds apart. So a signal that repeats the one before
+ * it within `duplicateWindow` (300 ms, on Effect's `Clock`) is the same delivery: logged at debug level, not counted.
+ * A human's second Ctrl-C comes later than that.
  */
-import { Context, Effect, Layer, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { SignalReceived } from "../Errors.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { Teardown } from "../services/Teardown.ts"
@@ -23,6 +28,9 @@ export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP"
 /** Signals.names — registered in this order. */
 export const names: ReadonlyArray<SignalName> = ["SIGINT", "SIGTERM", "SIGHUP"]
 
+/** Signals.duplicateWindow — a repeat of the same signal within this time is one delivery (see the module comment). */
+export const duplicateWindow = Duration.millis(300)
+
 /** Signals.isTermination — SIGINT and SIGTERM ask the service to stop; SIGHUP does not. */
 export const isTermination = (signal: SignalName): boolean => signal !== "SIGHUP"
 
@@ -32,8 +40,14 @@ const make = (register: boolean) =>
     const lifecycle = yield* Lifecycle.current
     const queue = yield* Queue.unbounded<SignalName>()
     let terminations = 0
+    let previous: { readonly signal: SignalName; readonly at: number } | undefined
     const deliver = (signal: SignalName) =>
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const repeat =
+          previous !== undefined && previous.signal === signal && now - previous.at < Duration.toMillis(duplicateWindow)
+        previous = { signal, at: now }
+        if (repeat)
+          return Effect.logDebug(`received ${signal} again within ${Duration.format(duplicateWindow)}: one delivery`)
         const stopping = lifecycle.phase() === "stopping"
         if (isTermination(signal) && (terminations++ > 0 || stopping)) {
           return teardown.force(`received ${signal} during shutdown: forcing exit`)

@@ -157,12 +157,9 @@ describe("run as deployed", () => {
     assertDrained(run)
   }, 90_000)
 
-  // Known bug (src/layers/Signals.ts), skipped until fixed: the second delivery of the same SIGINT — npm forwards what
-  // the terminal already sent the service — counts as a second Ctrl-C and forces exit 2 (the in-flight request is
-  // reset). Not `it.fails`: when the two deliveries land before Node handles the first, the kernel merges them into
-  // one and the run passes, so the failure is likely but not certain. Unskip once a repeat of the same signal within
-  // a short window is taken as the same signal; then it must pass every time.
-  it.skip("npm start, Ctrl-C in a terminal: SIGINT to the process group drains, npm exits 0", async () => {
+  // The service gets this SIGINT twice, milliseconds apart: from the terminal (the whole process group) and from npm,
+  // which forwards its own copy. `Signals` takes a repeat within 300 ms as the same delivery, not a second Ctrl-C.
+  it("npm start, Ctrl-C in a terminal: SIGINT to the process group drains, npm exits 0", async () => {
     const run = await deploy("npm", ["start"], { name: "SIGINT", toGroup: true })
     assertDrained(run)
   }, 90_000)

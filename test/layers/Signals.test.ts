@@ -7,7 +7,9 @@
 import { isMainThread } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Logger } from "effect"
+import { TestClock } from "effect/testing"
 import { SignalReceived } from "../../src/Errors.ts"
+import * as Signals_ from "../../src/layers/Signals.ts"
 import { type SignalName, Signals } from "../../src/layers/Signals.ts"
 import { Lifecycle } from "../../src/services/Lifecycle.ts"
 import { Teardown } from "../../src/services/Teardown.ts"
@@ -116,6 +118,23 @@ describe("Signals.member", () => {
 })
 
 describe("Signals during shutdown", () => {
+  it.effect("the same signal twice within 300 ms is one delivery (Ctrl-C reaches the group and npm forwards it)", () =>
+    Effect.gen(function* () {
+      const signals = yield* Signals
+      const forced = yield* Teardown.use((t) => Effect.forkChild(t.forced, { startImmediately: true }))
+      yield* signals.emit("SIGINT")
+      yield* TestClock.adjust("8 millis")
+      yield* signals.emit("SIGINT")
+      expect(yield* signals.next).toBe("SIGINT")
+      yield* TestClock.adjust("291 millis")
+      yield* signals.emit("SIGINT") // 299 ms after the one before it: still the same press
+      expect(forced.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("300 millis")
+      yield* signals.emit("SIGINT")
+      expect(yield* Fiber.join(forced)).toBe("received SIGINT during shutdown: forcing exit")
+    }).pipe(Effect.provide(test))
+  )
+
   it.effect.each(["SIGTERM", "SIGINT"] as const)(
     "a second %s forces the exit; a SIGHUP is logged and ignored",
     (signal) =>
@@ -127,6 +146,7 @@ describe("Signals during shutdown", () => {
           yield* signals.emit("SIGTERM")
           expect(yield* signals.next).toBe("SIGTERM")
           expect(forced.pollUnsafe()).toBeUndefined()
+          yield* TestClock.adjust(Signals_.duplicateWindow)
           yield* signals.emit(signal)
           expect(yield* Fiber.join(forced)).toBe(`received ${signal} during shutdown: forcing exit`)
         }).pipe(Effect.provide(Layer.merge(test, logs.layer)))
