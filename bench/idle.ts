@@ -4,7 +4,7 @@
  * Median of a few fresh-process runs per side.
  */
 import net from "node:net"
-import { HOST, type Kind, type Server, sleep, waitExit, waitReady, withServer } from "./proc.ts"
+import { HOST, type Server, sleep, waitExit, waitReady, withServer } from "./proc.ts"
 import { fixed, log, median, type ScenarioResult } from "./report.ts"
 import { HEALTHZ_REQUEST, responseReader } from "./wire.ts"
 
