@@ -1,7 +1,11 @@
 /**
- * The README's Go → Effect examples are tests: each TypeScript block of that section must appear, line for line
- * (indentation aside), inside a test of this directory — where it runs and its outcome is asserted. Edit an example
- * in the README without its test, or the test without the README, and this fails.
+ * Every TypeScript block of the README is a test:
+ * - the Go → Effect examples must appear, line for line (indentation aside), inside a test of this directory — where
+ *   they run and their outcome is asserted;
+ * - every other block is a complete program, imports included: its first line names its file
+ *   (`// examples/readme/drop-in.ts — …`), and the block must be that file exactly. The files are type-checked with
+ *   the project (`tsconfig.json` includes them) and run by `test/e2e/readme-examples.test.ts`.
+ * Edit an example in the README without its test or file, or the other way round, and this fails.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
@@ -52,6 +56,30 @@ describe("README Go → Effect examples", () => {
         sources.some((source) => contains(source, block.lines)),
         `no test contains the README example "${block.title}" verbatim:\n${block.lines.join("\n")}`
       )
+    })
+  }
+})
+
+/** the ```ts blocks outside the Go → Effect section */
+const programs = (): ReadonlyArray<string> => {
+  const start = readme.indexOf("\n## Go → Effect")
+  const end = readme.indexOf("\n## ", start + 1)
+  const outside = readme.slice(0, start) + (end === -1 ? "" : readme.slice(end))
+  return Array.from(outside.matchAll(/```ts\n([\s\S]*?)```/g), (match) => match[1] ?? "")
+}
+
+describe("README programs", () => {
+  const blocks = programs()
+
+  it("shows the drop-in, the production set-up and the group", () => {
+    assert.isAtLeast(blocks.length, 3)
+  })
+
+  for (const block of blocks) {
+    const file = /^\/\/ (examples\/readme\/[\w-]+\.ts)/.exec(block)?.[1]
+    it(`is a file, verbatim: ${file ?? block.split("\n")[0]}`, () => {
+      assert.isDefined(file, `a README program must open with "// examples/readme/<name>.ts":\n${block}`)
+      assert.strictEqual(block, readFileSync(path.join(root, file as string), "utf8"))
     })
   }
 })

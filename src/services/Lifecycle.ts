@@ -48,6 +48,8 @@ export const make = (): Lifecycle["Service"] => {
   const servers = new Set<Drainable>()
   const readiness = Readiness.make()
   const hooks: ShutdownSequence.Hooks = { beforeDrain: [], afterDrain: [] }
+  /** hooks whose layer was released while servers were there: removed when their shutdown is over */
+  const retired: Array<readonly [ShutdownSequence.HookTime, ShutdownSequence.Hook]> = []
   let episode: { readonly outcome: Deferred.Deferred<Outcome>; drainEnded: number | undefined } | undefined
   let started = Deferred.makeUnsafe<Stopping>()
   let requested = Deferred.makeUnsafe<never, ShutdownRequested>()
@@ -62,6 +64,7 @@ export const make = (): Lifecycle["Service"] => {
       const ended = episode?.drainEnded
       if (servers.size > 0 || ended === undefined) return Effect.void
       episode = undefined
+      for (const [when, hook] of retired.splice(0)) hooks[when].splice(hooks[when].indexOf(hook), 1)
       started = Deferred.makeUnsafe()
       requested = Deferred.makeUnsafe()
       readiness.reset()
@@ -111,7 +114,13 @@ export const make = (): Lifecycle["Service"] => {
     addHook: (when, hook) =>
       Effect.acquireRelease(
         Effect.sync(() => hooks[when].push(hook)),
-        () => Effect.sync(() => hooks[when].splice(hooks[when].indexOf(hook), 1))
+        // Released with the app, in parallel with the servers whose release starts the shutdown: a hook leaves only
+        // once that shutdown is over (or at once, when no server is there to shut down).
+        () =>
+          Effect.sync(() => {
+            if (phase() === "idle") hooks[when].splice(hooks[when].indexOf(hook), 1)
+            else retired.push([when, hook])
+          })
       ).pipe(Effect.asVoid),
     register: (server) =>
       Effect.acquireRelease(
