@@ -155,6 +155,28 @@ describe("Lifecycle hooks", () => {
     }).pipe(Effect.provide(hooks.pipe(Layer.provideMerge(lifecycleTest(lines)))))
   })
 
+  it.effect("a hook whose layer is released before the servers' (parallel release) still runs in their shutdown", () =>
+    Effect.gen(function* () {
+      const events: Array<string> = []
+      const lifecycle = yield* Lifecycle
+      const scope = yield* Scope.make()
+      yield* lifecycle.register(fakeServer(events, "api")).pipe(Scope.provide(scope))
+      const hooks = yield* Scope.make()
+      yield* Layer.buildWithScope(
+        Lifecycle.afterDrain("flush", Effect.sync(() => void events.push("flush"))),
+        hooks
+      )
+      yield* Scope.close(hooks, Exit.void) // the hook's layer goes first, before any server asked for the shutdown
+      yield* lifecycle.shutdown("test")
+      expect(events).toEqual(["beginDrain:api", "drained:api", "flush"])
+      yield* Scope.close(scope, Exit.void)
+      // the next start does not run it again
+      yield* lifecycle.register(fakeServer(events, "api")).pipe(Scope.provide(yield* Scope.make()))
+      yield* lifecycle.shutdown("again")
+      expect(events.filter((event) => event === "flush")).toHaveLength(1)
+    }).pipe(Effect.provide(lifecycleTest()))
+  )
+
   it.effect("a hook that hangs is cut by the budget: the servers are forced", () =>
     Effect.gen(function* () {
       const events: Array<string> = []
