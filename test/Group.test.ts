@@ -9,7 +9,7 @@ import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, Layer, Metric, Runti
 import { TestClock } from "effect/testing"
 import { ProcessFault } from "../src/Errors.ts"
 import * as Group from "../src/Group.ts"
-import { ListenError } from "../src/http/ListenError.ts"
+import { ListenError } from "../src/http/Listener.ts"
 import { type SignalName, Signals } from "../src/layers/Signals.ts"
 import { Lifecycle } from "../src/services/Lifecycle.ts"
 import { memberFailures } from "../src/services/Metrics.ts"

@@ -22,7 +22,6 @@
  */
 import type * as Http from "node:http"
 import type * as Http2 from "node:http2"
-import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
 import * as NodeWS from "@effect/platform-node/NodeWS"
@@ -34,12 +33,11 @@ import {
   type HttpClient,
   type HttpPlatform,
   HttpServer,
-  HttpServerError
+  type HttpServerError
 } from "effect/http"
-import * as NetAddress from "effect/net/NetAddress"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import * as ConnectionTracker from "./ConnectionTracker.ts"
-import { ListenError } from "./ListenError.ts"
+import * as Listener from "./Listener.ts"
 
 /** GracefulHttpServer.Options — `NodeHttpServer.Options` and the drain settings. */
 export interface Options extends NodeHttpServer.Options {
@@ -92,28 +90,7 @@ export const make = Effect.fnUntraced(function* (
     : Duration.fromInputUnsafe(options.gracefulShutdownTimeout ?? defaults.budget)
   const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace ?? defaults.idleGrace })
 
-  yield* Effect.callback<void, ListenError>((resume) => {
-    const onError = (cause: unknown) => resume(Effect.fail(new ListenError({ server: name, options, cause })))
-    server.once("error", onError)
-    server.listen(options, () => {
-      server.off("error", onError)
-      resume(Effect.void)
-    })
-  })
-  const failed = Deferred.makeUnsafe<never, HttpServerError.ServeError>()
-  const runFork = Effect.runForkWith(yield* Effect.context<never>())
-  server.on("error", (cause) => {
-    const error = new ListenError({ server: name, options, cause, when: "serving" })
-    if (Deferred.doneUnsafe(failed, Exit.fail(error))) runFork(Effect.logError(error.message))
-  })
-  const bound = server.address() as AddressInfo | string
-  const address = typeof bound === "string" ? { host: bound, port: 0 } : { host: bound.address, port: bound.port }
-  const socketAddress =
-    typeof bound === "string"
-      ? NetAddress.unixPathAddress(bound)
-      : yield* Effect.fromResult(NetAddress.inetAddressFromIpString(bound.address, bound.port)).pipe(
-          Effect.mapError((cause) => new HttpServerError.ServeError({ cause }))
-        )
+  const { address, socketAddress, failure } = yield* Listener.listen(server, options, name)
 
   const wss = yield* Effect.acquireRelease(
     Effect.sync(() => new NodeWS.WebSocketServer({ ...options.websocket, noServer: true })),
@@ -161,7 +138,7 @@ export const make = Effect.fnUntraced(function* (
     )
   )
 
-  const handle: Handle = { name, address, tracker, failure: Deferred.await(failed) }
+  const handle: Handle = { name, address, tracker, failure }
   const httpServer = HttpServer.make({
     address: socketAddress,
     serve: Effect.fnUntraced(function* (app, middleware) {

@@ -163,7 +163,10 @@ describe("Lifecycle hooks", () => {
       yield* lifecycle.register(fakeServer(events, "api")).pipe(Scope.provide(scope))
       const hooks = yield* Scope.make()
       yield* Layer.buildWithScope(
-        Lifecycle.afterDrain("flush", Effect.sync(() => void events.push("flush"))),
+        Lifecycle.afterDrain(
+          "flush",
+          Effect.sync(() => void events.push("flush"))
+        ),
         hooks
       )
       yield* Scope.close(hooks, Exit.void) // the hook's layer goes first, before any server asked for the shutdown
