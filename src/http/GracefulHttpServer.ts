@@ -25,7 +25,7 @@ import type * as Http2 from "node:http2"
 import type { Duplex } from "node:stream"
 import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
 import * as NodeWS from "@effect/platform-node/NodeWS"
-import { Config, Deferred, Duration, Effect, Exit, type FileSystem, Layer, Option, type Path, Scope } from "effect"
+import { Config, Duration, Effect, Exit, type FileSystem, Layer, Option, type Path, Scope } from "effect"
 import type { LazyArg } from "effect/Function"
 import {
   type Etag,
