@@ -41,8 +41,8 @@ interface Connection {
   since: number
   /** taken over by an upgrade (WebSocket): no HTTP any more; the upgrade request's method and path */
   upgraded: { readonly method: string; readonly path: string } | undefined
-  /** an HTTP/2 session runs on it */
-  session: Http2Session | undefined
+  /** HTTP/2 runs on it: its session, not an idle grace, says when it is done */
+  readonly http2: boolean
 }
 
 /** ConnectionTracker.DrainStats — what was open when the drain began, for logs and tests. */
@@ -95,6 +95,8 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     const handshaking = new Set<Socket>()
     const runFork = Effect.runForkWith(services)
     const tls = "setSecureContext" in server
+    const http2 = "updateSettings" in server
+    const sessions = new Set<Http2Session>()
     let draining = false
     let closed: Promise<void> | undefined
     let drained: (() => void) | undefined
@@ -124,7 +126,7 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     }
 
     const armGrace = (c: Connection) => {
-      if (c.grace !== undefined || c.session !== undefined || c.socket.destroyed) return
+      if (c.grace !== undefined || c.http2 || c.socket.destroyed) return
       if (c.upgraded === undefined && busy(c)) return
       const bytesRead = c.socket.bytesRead
       c.grace = runFork(
@@ -169,7 +171,8 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
         grace: undefined,
         since: 0,
         upgraded: undefined,
-        session: undefined
+        // an HTTP/2 server speaks HTTP/2 on every cleartext connection, and on TLS ones that chose it (ALPN)
+        http2: http2 && (!tls || (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2")
       }
       connections.set(socket, c)
       socket.once("close", () => {
@@ -196,11 +199,10 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
     } else {
       server.on("connection", onSocket)
     }
+    // Node gives a session a proxy of its socket (not the socket of `connection`): sessions are kept on their own.
     server.on("session", (session: Http2Session) => {
-      const c = connections.get(session.socket as Socket)
-      if (c === undefined) return
-      c.session = session
-      cancelGrace(c)
+      sessions.add(session)
+      session.once("close", () => sessions.delete(session))
       if (draining) session.close()
     })
 
@@ -251,16 +253,14 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
         runFork(Effect.sleep(graceMillis).pipe(Effect.andThen(Effect.sync(() => socket.destroy()))))
       }
       for (const c of connections.values()) {
-        if (c.session !== undefined) {
-          c.session.close()
-          continue
-        }
+        if (c.http2) continue // its session is sent GOAWAY below
         const responses = responsesOf(c)
         for (const res of responses) track(c, res)
         const last = responses.at(-1)
         if (last !== undefined) closeAfter(c, last)
         armGrace(c)
       }
+      for (const session of sessions) session.close()
       return stats
     })
 
@@ -270,10 +270,10 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
 
     const destroyAll = Effect.sync(() => {
       for (const socket of handshaking) socket.destroy()
+      for (const session of sessions) session.destroy()
       for (const c of connections.values()) {
         cancelGrace(c)
-        if (c.session !== undefined) c.session.destroy()
-        if (c.upgraded !== undefined || !busy(c)) {
+        if (c.upgraded !== undefined || c.http2 || !busy(c)) {
           c.socket.destroy()
           continue
         }

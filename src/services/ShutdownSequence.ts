@@ -89,7 +89,7 @@ export const run = (options: {
     Effect.forEach(servers, f, { concurrency: "unbounded", discard: true })
   const graceful = Effect.gen(function* () {
     yield* runHooks("beforeDrain", hooks.beforeDrain)
-    yield* timed("unready", Effect.sleep(options.shutdownDelay))
+    yield* timed("unready", Duration.isZero(options.shutdownDelay) ? Effect.void : Effect.sleep(options.shutdownDelay))
     yield* timed(
       "stop",
       each((server) => server.beginDrain)
