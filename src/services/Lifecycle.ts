@@ -57,18 +57,22 @@ export const make = (): Lifecycle["Service"] => {
 
   const phase = (): Phase => (episode !== undefined ? "stopping" : servers.size > 0 ? "serving" : "idle")
 
-  /** the last server of a finished shutdown has left: log the release, back to idle */
-  const leave = (server: Drainable) =>
+  /** a finished shutdown whose servers have all left: log the release, back to idle for the next start */
+  const reset = (drainEnded: number) =>
     Effect.suspend(() => {
-      servers.delete(server)
-      const ended = episode?.drainEnded
-      if (servers.size > 0 || ended === undefined) return Effect.void
       episode = undefined
       for (const [when, hook] of retired.splice(0)) hooks[when].splice(hooks[when].indexOf(hook), 1)
       started = Deferred.makeUnsafe()
       requested = Deferred.makeUnsafe()
       readiness.reset()
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.phaseDone("release", now - ended))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.phaseDone("release", now - drainEnded))
+    })
+
+  const leave = (server: Drainable) =>
+    Effect.suspend(() => {
+      servers.delete(server)
+      const ended = episode?.drainEnded
+      return servers.size > 0 || ended === undefined ? Effect.void : reset(ended)
     })
 
   const begin = (reason: string) =>
@@ -84,19 +88,15 @@ export const make = (): Lifecycle["Service"] => {
       episode = current
       Deferred.doneUnsafe(started, Effect.succeed({ reason, budget }))
       const run = ShutdownSequence.run({ reason, budget, shutdownDelay, servers: members, hooks }).pipe(
-        Effect.tap((outcome) =>
-          Effect.sync(() => {
+        Effect.flatMap((outcome) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
             last = outcome
+            current.drainEnded = now
+            // servers still registered leave as their scopes close (`leave`); with none, the shutdown is over now
+            const over = servers.size === 0 ? reset(now) : Effect.void
+            return Effect.andThen(Deferred.succeed(current.outcome, outcome), over)
           })
-        ),
-        Effect.tap(() =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.sync(() => {
-              current.drainEnded = now
-            })
-          )
-        ),
-        Effect.flatMap((outcome) => Deferred.succeed(current.outcome, outcome))
+        )
       )
       // Detached: whoever called first may be interrupted (a server's finalizer), the shutdown goes on.
       return Effect.as(Effect.forkDetach(run, { startImmediately: true }), current.outcome)

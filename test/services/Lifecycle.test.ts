@@ -267,6 +267,26 @@ describe("Lifecycle across starts", () => {
   })
 })
 
+describe("Lifecycle without servers", () => {
+  it.effect("a shutdown with no server registered runs its hooks and is over at once: idle again", () => {
+    const events: Array<string> = []
+    return Effect.gen(function* () {
+      const lifecycle = yield* Lifecycle
+      expect(yield* lifecycle.shutdown("group stopped")).toEqual({ reason: "group stopped", drained: true })
+      expect(events).toEqual(["flush"])
+      expect(lifecycle.phase()).toBe("idle")
+      expect(yield* lifecycle.requestShutdown("next start")).toBe(true)
+    }).pipe(
+      Effect.provide(
+        Lifecycle.afterDrain(
+          "flush",
+          Effect.sync(() => void events.push("flush"))
+        ).pipe(Layer.provideMerge(lifecycleTest()))
+      )
+    )
+  })
+})
+
 describe("Lifecycle.requestShutdown", () => {
   it.effect("is true for the first request only; awaitShutdownRequest fails with the first source", () =>
     Effect.gen(function* () {
