@@ -61,6 +61,18 @@ export interface Handle {
 
 const HandleKey = "~lifecycle/GracefulHttpServer/Handle"
 
+/**
+ * node:http, taken as the CommonJS module rather than `import`ed: the ESM facade of `node:http` reads every export,
+ * and its lazy `WebSocket`/`EventSource` getters load Node's whole fetch implementation (undici) at start-up.
+ */
+const http = process.getBuiltinModule("node:http") as typeof Http
+
+/** createServer — `node:http`'s, without loading undici at start-up (see above): an `Evaluate` for `layer`. */
+export const createServer = (): Http.Server => http.createServer()
+
+/** GracefulHttpServer.Evaluate — what makes the Node server, as `NodeHttpServer.layer` takes it. */
+export type Evaluate = LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>
+
 /** the services `layer` provides, as `NodeHttpServer.layer` does */
 export type Provided = HttpServer.HttpServer | NodeServices.NodeServices | HttpPlatform.HttpPlatform | Etag.Generator
 
@@ -77,10 +89,7 @@ export const defaults = {
  * `Lifecycle` (see the module comment). Fails with `ServeError` (a `ListenError` naming the address) if it cannot
  * bind. Needs a `Scope`.
  */
-export const make = Effect.fnUntraced(function* (
-  evaluate: LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>,
-  options: Options
-) {
+export const make = Effect.fnUntraced(function* (evaluate: Evaluate, options: Options) {
   const lifecycle = yield* Lifecycle.current
   const scope = yield* Effect.scope
   const server = evaluate() as Http.Server
@@ -194,7 +203,7 @@ export const handle: Effect.Effect<Option.Option<Handle>, never, HttpServer.Http
 
 /** layerServer — `HttpServer` alone (no platform services), like `NodeHttpServer.layerServer`. */
 export const layerServer = (
-  evaluate: LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>,
+  evaluate: Evaluate,
   options: Options
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError> =>
   Layer.effect(HttpServer.HttpServer, make(evaluate, options))
@@ -204,15 +213,12 @@ export const layerServer = (
  * Swap it for `NodeHttpServer.layer(createServer, { port })`; add `shutdownDelay`, `idleGrace`, and the budget
  * (`gracefulShutdownTimeout`) as needed.
  */
-export const layer = (
-  evaluate: LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>,
-  options: Options
-): Layer.Layer<Provided, HttpServerError.ServeError> =>
+export const layer = (evaluate: Evaluate, options: Options): Layer.Layer<Provided, HttpServerError.ServeError> =>
   Layer.mergeAll(layerServer(evaluate, options), NodeHttpServer.layerHttpServices)
 
 /** layerConfig — `layer` with its options read from `Config` (as `NodeHttpServer.layerConfig`). */
 export const layerConfig = (
-  evaluate: LazyArg<Http.Server | Http2.Http2Server | Http2.Http2SecureServer>,
+  evaluate: Evaluate,
   options: Config.Wrap<Options>
 ): Layer.Layer<Provided, HttpServerError.ServeError | Config.ConfigError> =>
   Layer.mergeAll(
@@ -238,12 +244,6 @@ export const layerTest: Layer.Layer<
   ),
   // no idle grace: a test's release does not wait on the test client's idle keep-alive connection (whose grace
   // would run on the TestClock under `it.layer`)
-  Layer.provideMerge(layer(() => http.createServer(), { port: 0, host: "127.0.0.1", idleGrace: 0 })),
+  Layer.provideMerge(layer(createServer, { port: 0, host: "127.0.0.1", idleGrace: 0 })),
   Layer.provide(Lifecycle.layerTest)
 )
-
-/**
- * node:http, taken as the CommonJS module rather than `import`ed: the ESM facade of `node:http` reads every export,
- * and its lazy `WebSocket`/`EventSource` getters load Node's whole fetch implementation (undici) at start-up.
- */
-const http = process.getBuiltinModule("node:http") as typeof Http

@@ -7,7 +7,6 @@
  * line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the fiber dump
  * (paths only, never query strings). The layer's service is the server's `Handle`: `failure` is the member.
  */
-import type * as Http from "node:http"
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
 import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
@@ -20,12 +19,6 @@ import { trackInFlight } from "../services/Metrics.ts"
 export type RouteMiddleware = <E, R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-
-/**
- * node:http, taken as the CommonJS module rather than `import`ed: the ESM facade of `node:http` reads every export,
- * and its lazy `WebSocket`/`EventSource` getters load Node's whole fetch implementation (undici) at start-up.
- */
-const http = process.getBuiltinModule("node:http") as typeof Http
 
 const formatHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
 
@@ -80,7 +73,7 @@ export const layer = <I, E, R>(
   })
   const server = Layer.unwrap(
     Effect.map(AppConfig, (config) =>
-      GracefulHttpServer.layer(() => http.createServer(), {
+      GracefulHttpServer.layer(GracefulHttpServer.createServer, {
         ...options.listen(config),
         name: options.name,
         shutdownDelay: config.shutdownDelay,

@@ -3,10 +3,10 @@
  *
  * Effect 4 keeps no global list of fibers, so the dump is assembled from two kinds of entries:
  * - fibers registered for their whole life — the members of the group (`add` / `delete`);
- * - sources asked at dump time — each server lists the request fibers still running (`addSource`; see
- *   `RequestHandler.running`). Nothing is recorded for a request answered synchronously, so the dump costs the
- *   request path nothing.
- * `snapshot` lists every entry with its fiber id, what it is and how long it has been running.
+ * - sources asked at dump time — each server lists its requests in flight, by method and path, from its connection
+ *   tracker (`addSource`; see `HttpMember`). Nothing is recorded per request beyond a timestamp, so the dump costs
+ *   the request path nothing more.
+ * `snapshot` lists every entry with what it is, how long it has been running, and its fiber id when there is one.
  */
 import { Context, type Fiber } from "effect"
 
