@@ -52,7 +52,8 @@ const levels: Record<string, LogLevel.LogLevel> = {
 /** parseLogLevel — an Effect log level from its name, case-insensitive (`warning` is accepted for `Warn`). */
 export const parseLogLevel = (name: string): LogLevel.LogLevel | undefined => levels[name.trim().toLowerCase()]
 
-const logLevel = (name: string) =>
+/** AppConfig.logLevel — an Effect log level by name (see `parseLogLevel`). */
+export const logLevel = (name: string) =>
   Config.String(name).pipe(
     Config.mapEffect((raw) => {
       const level = parseLogLevel(raw)
@@ -73,11 +74,11 @@ const firstLine = (message: string) => (message.split("\n")[0] ?? message).repla
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
 
-const nonNegative = (d: Duration.Duration) =>
+export const nonNegative = (d: Duration.Duration) =>
   Duration.toMillis(d) >= 0 ? undefined : "expected a duration of 0 or more"
 
-/** duration — an Effect duration string (`25 seconds`) or, as documented above, a bare number of milliseconds. */
-const duration = (name: string): Config.Config<Duration.Duration> =>
+/** AppConfig.duration — an Effect duration string (`25 seconds`) or, as documented above, a bare number of milliseconds. */
+export const duration = (name: string): Config.Config<Duration.Duration> =>
   Config.Duration(name).pipe(
     Config.orElse((error) =>
       Config.Finite(name).pipe(
@@ -87,8 +88,8 @@ const duration = (name: string): Config.Config<Duration.Duration> =>
     )
   )
 
-/** read — one variable: its value, its default when unset, or `ConfigInvalid` naming it and the value. */
-const read = <A>(
+/** AppConfig.read — one variable: its value, its default when unset, or `ConfigInvalid` naming it and the value. */
+export const read = <A>(
   name: string,
   config: Config.Config<A>,
   fallback: A,
