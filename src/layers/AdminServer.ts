@@ -4,21 +4,21 @@
  *
  * Routes (ordinary `HttpRouter` layers):
  * - `GET /healthz`, `GET /readyz` — as on the API server (`Health`);
- * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`);
+ * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`; `MetricsExposition`);
  * - `GET /debug/fibers` — the members and the requests in flight with their age (Go's goroutine dump, in JSON);
  * - `POST /shutdown` — starts the graceful shutdown (202); "one exits, all exit": the group stops as on SIGTERM.
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
 import type * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as Health from "../http/Health.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
 import { FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
+import { MetricsExposition } from "../services/Metrics.ts"
 import * as HttpMember from "./HttpMember.ts"
 
-const metrics = PrometheusMetrics.format().pipe(
+const metrics = Effect.flatten(MetricsExposition).pipe(
   Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
 )
 

@@ -22,6 +22,8 @@ export interface AppConfigValues {
   readonly drainIdleGrace: Duration.Duration
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "pretty" | "json"
+  /** server processes sharing the API port (`node:cluster`); 1 runs the service in this process alone */
+  readonly workers: number
 }
 
 /** AppConfig.defaults — the values used when a variable is unset. */
@@ -34,7 +36,8 @@ export const defaults: AppConfigValues = {
   shutdownDelay: Duration.zero,
   drainIdleGrace: Duration.millis(250),
   logLevel: "Info",
-  logFormat: process.stdout.isTTY ? "pretty" : "json"
+  logFormat: process.stdout.isTTY ? "pretty" : "json",
+  workers: 1
 }
 
 const levels: Record<string, LogLevel.LogLevel> = {
@@ -71,6 +74,14 @@ const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a
 
 /** firstLine — the readable part of a Config error message ("SchemaError(Expected …" → "Expected …"). */
 const firstLine = (message: string) => (message.split("\n")[0] ?? message).replace(/^[A-Za-z]+Error[(:]\s*/, "")
+
+/** maxWorkers — the most `WORKERS` accepts: far beyond any machine's cores, low enough to catch a typo. */
+export const maxWorkers = 256
+
+const workerCount = (n: number) =>
+  Number.isInteger(n) && n >= 1 && n <= maxWorkers
+    ? undefined
+    : `expected a whole number of processes in 1..${maxWorkers}`
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
 
@@ -120,7 +131,8 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
     shutdownDelay: yield* read("SHUTDOWN_DELAY", duration("SHUTDOWN_DELAY"), defaults.shutdownDelay, nonNegative),
     drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace, nonNegative),
     logLevel: yield* read("LOG_LEVEL", logLevel("LOG_LEVEL"), defaults.logLevel),
-    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat)
+    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat),
+    workers: yield* read("WORKERS", Config.Int("WORKERS"), defaults.workers, workerCount)
   }
   // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.
   for (const [variable, value] of [
