@@ -4,8 +4,10 @@
  * 1. says `cluster/serving` once its group runs (every server bound): the primary counts it as started;
  * 2. answers the primary's queries — its metric snapshot (`Metric.snapshot`) and its readiness report (the current
  *    `Lifecycle`'s, checks included) — for the primary's `/metrics` and `/readyz`;
- * 3. on `cluster/shutdown` ends its `member` with `ShutdownRequested` (exit code 0), so it drains exactly as on a
- *    SIGTERM: readiness off, the shutdown delay, stop accepting, drain, under the same budget.
+ * 3. on `cluster/shutdown` turns its readiness off at once (before anything else is scheduled: this is the hop that
+ *    stands between the kubelet's SIGTERM to the primary and the worker's `/readyz`) and ends its `member` with
+ *    `ShutdownRequested` (exit code 0), so it drains exactly as on a SIGTERM: readiness off, the shutdown delay, stop
+ *    accepting, drain, under the same budget.
  * A worker whose primary disappears (the channel closes) is ended by Node's cluster module at once (exit 0, no
  * drain): a primary that vanished was killed, and the orchestrator is already replacing the pod.
  */
@@ -21,12 +23,14 @@ const answer = (what: ClusterMessage.Query): Effect.Effect<ClusterMessage.Answer
 
 const make = (ipc: Ipc.Ipc) =>
   Effect.gen(function* () {
+    const lifecycle = yield* Lifecycle.current
     const shutdown = yield* Deferred.make<never, ShutdownRequested>()
     const run = Effect.runForkWith(yield* Effect.context<never>())
     const onMessage = (message: unknown) => {
       if (!ClusterMessage.isToWorker(message)) return
       if (message._tag === "cluster/shutdown") {
-        run(Deferred.fail(shutdown, new ShutdownRequested({ source: `the primary (${message.reason})` })))
+        const request = new ShutdownRequested({ source: `the primary (${message.reason})` })
+        run(lifecycle.setReady(false).pipe(Effect.andThen(Deferred.fail(shutdown, request))))
         return
       }
       const { id, what } = message
