@@ -177,7 +177,10 @@ describe("the kubelet's part, against the real program with the manifest's envir
   // processes the SIGTERM passes through are sometimes not scheduled within 100 ms (2 failures in about 10 runs);
   // on a quiet machine the workers are unready 10–30 ms after the signal. A program that does not turn unready at
   // once fails every attempt.
-  it("SIGTERM: /readyz fails within 100 ms, requests are served through the delay, exit 0 before the grace period", async () => {
+  it("SIGTERM: /readyz fails within 100 ms, requests are served through the delay, exit 0 before the grace period", {
+    timeout: 90_000,
+    retry: 2
+  }, async () => {
     // loopback and free ports (spawnProgram's) in place of the pod's; everything else as the manifest says
     const program = await spawnProgram(
       Object.fromEntries(Object.entries(env).filter(([name]) => !["HOST", "PORT", "ADMIN_PORT"].includes(name)))
@@ -228,5 +231,5 @@ describe("the kubelet's part, against the real program with the manifest's envir
     expect([exit.code, exit.signal], program.output()).toEqual([0, null])
     expect(exit.at - sent).toBeGreaterThanOrEqual(delay * 1000)
     expect(exit.at - sent).toBeLessThan(grace * 1000)
-  }, { timeout: 90_000, retry: 2 })
+  })
 })
