@@ -87,7 +87,7 @@ describe("ClusterWorker", () => {
       primarySide.send({ cmd: "NODE_CLUSTER", act: "something" })
       primarySide.send("hello")
       yield* primary.send({ _tag: "cluster/query", id: 1, what: "readiness" })
-      expect((yield* primary.next)._tag).toBe("cluster/answer")
+      expect(yield* primary.next).toMatchObject({ _tag: "cluster/answer", id: 1 })
       expect(member.pollUnsafe()).toBeUndefined()
       yield* Fiber.interrupt(member)
     }).pipe(Effect.provide(Lifecycle.layerTest))
