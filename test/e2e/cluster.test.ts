@@ -129,6 +129,20 @@ describe("WORKERS=2", () => {
     }
   }, 60_000)
 
+  it("a worker forced at the budget makes the primary exit 2", async () => {
+    const { program } = await startCluster({ SHUTDOWN_TIMEOUT: "1 second" })
+    const slow = Array.from({ length: 2 }, () => get(program.port, "/api/delay/8000"))
+    await sleep(500)
+    const sent = program.kill("SIGTERM")
+    const replies = await Promise.allSettled(slow)
+    const exit = await exitOf(program, 15_000)
+    expect([exit.code, exit.signal], program.output()).toEqual([2, null])
+    expect(exit.at - sent).toBeLessThan(6_000)
+    // the workers forced their own requests (503) and exited 2; the primary did not need to SIGKILL them
+    expect(replies.map((r) => (r.status === "fulfilled" ? r.value.status : r.reason))).toEqual([503, 503])
+    expect(program.logs.filter(withMessage("exited with code 2"))).toHaveLength(2)
+  }, 60_000)
+
   it("a second signal forces: exit 2 at once, no worker left behind", async () => {
     const { program, pids } = await startCluster({ SHUTDOWN_DELAY: "5 seconds" })
     program.kill("SIGTERM")
