@@ -31,7 +31,8 @@ describe("AppConfig.load", () => {
         shutdownDelay: 0,
         drainIdleGrace: 250,
         logLevel: "Info",
-        logFormat: process.stdout.isTTY ? "pretty" : "json"
+        logFormat: process.stdout.isTTY ? "pretty" : "json",
+        workers: 1
       })
     })
   )
@@ -47,7 +48,8 @@ describe("AppConfig.load", () => {
         SHUTDOWN_DELAY: "5 seconds",
         DRAIN_IDLE_GRACE: "100 millis",
         LOG_LEVEL: "Debug",
-        LOG_FORMAT: "pretty"
+        LOG_FORMAT: "pretty",
+        WORKERS: "4"
       })
       expect(plain(config)).toEqual({
         port: 3000,
@@ -58,7 +60,8 @@ describe("AppConfig.load", () => {
         shutdownDelay: 5_000,
         drainIdleGrace: 100,
         logLevel: "Debug",
-        logFormat: "pretty"
+        logFormat: "pretty",
+        workers: 4
       })
     })
   )
@@ -78,6 +81,10 @@ describe("AppConfig.load", () => {
     ["PORT", "80.5"],
     ["ADMIN_PORT", "admin"],
     ["SHUTDOWN_TIMEOUT", "soon"],
+    ["WORKERS", "0"],
+    ["WORKERS", "257"],
+    ["WORKERS", "two"],
+    ["WORKERS", "1.5"],
     ["SHUTDOWN_TIMEOUT", "-5 seconds"],
     ["SHUTDOWN_DELAY", "-1"],
     ["SHUTDOWN_DELAY", "5 fortnights"],

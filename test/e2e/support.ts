@@ -102,6 +102,7 @@ const programVariables = [
   "DRAIN_IDLE_GRACE",
   "LOG_LEVEL",
   "LOG_FORMAT",
+  "WORKERS",
   "NODE_OPTIONS"
 ]
 
