@@ -63,6 +63,8 @@ export class ClusterStartFailed extends Data.TaggedError("ClusterStartFailed")<{
 export const severity = (exit: Pick<WorkerExit, "code" | "signal">): number =>
   exit.signal !== null || exit.code === 2 ? 2 : exit.code === 0 ? 0 : 1
 
+const plural = (n: number) => `${n} worker${n === 1 ? "" : "s"}`
+
 /** one worker as the primary sees it */
 export interface Tracked {
   readonly id: number
@@ -150,7 +152,7 @@ const make = Effect.gen(function* () {
   )
 
   const anyExit = Effect.raceAll(workers.map((worker) => Deferred.await(worker.exited)))
-  yield* Effect.logInfo(`starting ${workers.length} workers`).pipe(
+  yield* Effect.logInfo(`starting ${plural(workers.length)}`).pipe(
     Effect.annotateLogs({ workers: workers.map((w) => `${w.id}:${w.pid}`).join(",") })
   )
   yield* Effect.raceFirst(
@@ -166,7 +168,7 @@ const make = Effect.gen(function* () {
           const asked = worker.ipc.send({ _tag: "cluster/shutdown", reason } satisfies ClusterMessage.ToWorker)
           if (!asked) kill("SIGTERM")(worker)
         }
-      }).pipe(Effect.andThen(Effect.logInfo(`asked ${workers.filter(isRunning).length} workers to shut down`)))
+      }).pipe(Effect.andThen(Effect.logInfo(`asked ${plural(workers.filter(isRunning).length)} to shut down`)))
     ),
     { startImmediately: true }
   )
@@ -181,7 +183,7 @@ const make = Effect.gen(function* () {
       Effect.andThen(Effect.timeoutOption(awaitExits, Duration.seconds(1)))
     )
   })
-  yield* Effect.logInfo(`${workers.length} workers serving`)
+  yield* Effect.logInfo(`${plural(workers.length)} serving`)
 
   return ClusterPrimary.of({
     workers: () => workers,
