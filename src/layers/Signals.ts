@@ -19,6 +19,7 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { SignalReceived } from "../Errors.ts"
+import { ConfigReload } from "../services/ConfigReload.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { Teardown } from "../services/Teardown.ts"
 
@@ -91,14 +92,17 @@ export class Signals extends Context.Service<
 
   /**
    * Signals.member — the signal listener's part in the group: fails with `SignalReceived` on the first SIGINT or
-   * SIGTERM. SIGHUP never stops the service: it is logged (configuration reload hooks in here).
+   * SIGTERM. SIGHUP never stops the service: it is logged and, when a `ConfigReload` is provided, asks it for a
+   * reload without waiting for it (a slow reload never delays the next signal).
    */
   static readonly member: Effect.Effect<never, SignalReceived, Signals> = Signals.use((signals) =>
     Effect.gen(function* () {
       while (true) {
         const signal = yield* signals.next
         if (isTermination(signal)) return yield* new SignalReceived({ signal })
-        yield* Effect.logInfo(`received ${signal}: nothing to reload yet`)
+        const reload = yield* Effect.serviceOption(ConfigReload)
+        if (reload._tag === "None") yield* Effect.logInfo(`received ${signal}: nothing to reload yet`)
+        else yield* Effect.andThen(Effect.logInfo(`received ${signal}: reloading configuration`), reload.value.request)
       }
     })
   )
