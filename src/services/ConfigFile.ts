@@ -80,9 +80,12 @@ export const parse = (file: string, text: string): Effect.Effect<Overrides, Conf
       Effect.mapError((error) => {
         const [first] = formatIssue(error.issue).issues
         const key = first?.path === undefined || first.path.length === 0 ? undefined : first.path.map(String).join(".")
-        const reason =
-          first?.message === "Expected no excess property" ? "unknown key" : (first?.message ?? error.message)
-        return new ConfigFileInvalid({ file, key, reason })
+        if (first?.message === "Expected no excess property") {
+          return new ConfigFileInvalid({ file, key, reason: "unknown key" })
+        }
+        const value = key === undefined ? undefined : (json as Record<string, unknown>)[key]
+        const got = value === undefined || first?.message.includes(", got ") ? "" : `, got ${JSON.stringify(value)}`
+        return new ConfigFileInvalid({ file, key, reason: `${first?.message ?? error.message}${got}` })
       })
     )
     const overrides: {

@@ -5,8 +5,8 @@
  * Guarantees:
  * - readers never wait: a reload builds the next snapshot beside the current one and stores it with one
  *   `AtomicValue.update`; a request that read a snapshot keeps it to the end, whatever is stored meanwhile;
- * - a successful reload stores `version + 1` with its `source` and `loadedAt`, sets the live log level
- *   (`Logging.setLevel`), and logs the keys that changed;
+ * - a successful reload stores `version + 1` with its `source` and `loadedAt`, logs the keys that changed, then
+ *   sets the live log level (`Logging.setLevel`);
  * - an invalid source (unreadable file, not JSON, a wrong value, an invalid variable) is logged with the reason — the
  *   file, the key — and the current snapshot stays, version unchanged;
  * - reloads are serialized: one at a time, in order (a semaphore of one around `reload`);
@@ -15,7 +15,7 @@
  *   which reads the file as it is then. A storm of SIGHUPs costs at most two reloads and no fiber.
  */
 import { NodeFileSystem } from "@effect/platform-node"
-import { Context, Duration, Effect, type FileSystem, Layer, Queue, Semaphore } from "effect"
+import { ConfigProvider, Context, Duration, Effect, FileSystem, Layer, Queue, Semaphore } from "effect"
 import type { ConfigInvalid } from "../Errors.ts"
 import * as Logging from "../Logging.ts"
 import * as AtomicValue from "../toolkit/AtomicValue.ts"
@@ -31,7 +31,9 @@ export const changedKeys = (before: Tunables, after: Tunables): ReadonlyArray<ke
 
 const make = Effect.gen(function* () {
   const config = yield* RuntimeConfig
-  const context = yield* Effect.context<FileSystem.FileSystem>()
+  // the sources as the layer was built with them, whichever fiber asks for a reload
+  const fs = yield* FileSystem.FileSystem
+  const provider = yield* ConfigProvider.ConfigProvider
   const permit = yield* Semaphore.make(1)
 
   const attempt = Effect.gen(function* () {
@@ -42,10 +44,11 @@ const make = Effect.gen(function* () {
       config.cell,
       (current): Snapshot => ({ ...loaded.tunables, version: current.version + 1, source: loaded.source, loadedAt })
     )
-    yield* Logging.setLevel(next.logLevel)
+    // logged before the level changes, so that a reload to a higher level is still seen
     yield* Effect.logInfo("configuration reloaded").pipe(
-      Effect.annotateLogs({ version: next.version, source: next.source, changed: changedKeys(before, next).join(",") })
+      Effect.annotateLogs({ version: next.version, source: next.source, changed: changedKeys(before, loaded.tunables).join(",") })
     )
+    yield* Logging.setLevel(next.logLevel)
     return next
   }).pipe(
     Effect.tapError((error) =>
@@ -55,7 +58,8 @@ const make = Effect.gen(function* () {
         )
       )
     ),
-    Effect.provide(context),
+    Effect.provideService(FileSystem.FileSystem, fs),
+    Effect.provideService(ConfigProvider.ConfigProvider, provider),
     Effect.withSpan("ConfigReload.reload")
   )
   const reload = Semaphore.withPermits(permit, 1)(attempt)
