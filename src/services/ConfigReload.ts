@@ -46,7 +46,11 @@ const make = Effect.gen(function* () {
     )
     // logged before the level changes, so that a reload to a higher level is still seen
     yield* Effect.logInfo("configuration reloaded").pipe(
-      Effect.annotateLogs({ version: next.version, source: next.source, changed: changedKeys(before, loaded.tunables).join(",") })
+      Effect.annotateLogs({
+        version: next.version,
+        source: next.source,
+        changed: changedKeys(before, loaded.tunables).join(",")
+      })
     )
     yield* Logging.setLevel(next.logLevel)
     return next
