@@ -15,7 +15,8 @@
  * One press of Ctrl-C can arrive twice: the terminal sends SIGINT to the whole foreground process group, and a
  * parent in it (`npm start`, `tsx`) forwards its own copy, milliseconds apart. So a signal that repeats the one before
  * it within `duplicateWindow` (300 ms, on Effect's `Clock`) is the same delivery: logged at debug level, not counted.
- * A human's second Ctrl-C comes later than that.
+ * A human's second Ctrl-C comes later than that. Only termination signals are merged so: each SIGHUP may follow an
+ * edit of the configuration file, and dropping one would leave the edit unread (`ConfigReload` coalesces them).
  */
 import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { SignalReceived } from "../Errors.ts"
@@ -45,8 +46,11 @@ const make = (register: boolean) =>
     const deliver = (signal: SignalName) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const repeat =
-          previous !== undefined && previous.signal === signal && now - previous.at < Duration.toMillis(duplicateWindow)
-        previous = { signal, at: now }
+          isTermination(signal) &&
+          previous !== undefined &&
+          previous.signal === signal &&
+          now - previous.at < Duration.toMillis(duplicateWindow)
+        if (isTermination(signal)) previous = { signal, at: now }
         if (repeat)
           return Effect.logDebug(`received ${signal} again within ${Duration.format(duplicateWindow)}: one delivery`)
         const stopping = lifecycle.phase() === "stopping"
