@@ -57,6 +57,9 @@ const fakeFiles = (initial: string | undefined) => {
 
 const environment = (vars: Record<string, string> = {}) => ConfigProvider.layer(ConfigProvider.fromEnv({ env: vars }))
 
+/** the signal listener's test layer (signals arrive through `emit`) with its lifecycle */
+const signals = Signals.layerTest.pipe(Layer.provide(Teardown.layerTest), Layer.provideMerge(Lifecycle.layerTest))
+
 /** RuntimeConfig from `path` + ConfigReload + a live log level, over `files`, with every log line in `lines` */
 const reloadable = (files: ReturnType<typeof fakeFiles>, lines: Array<LogLine> = [], env = environment()) =>
   Layer.merge(
@@ -190,7 +193,6 @@ describe("RuntimeConfig reload", () => {
 
   it.effect("a SIGHUP storm (100 in 1 s) during a slow reload: no crash, no fiber growth, two reloads in all", () => {
     const files = fakeFiles("{}")
-    const signals = Signals.layerTest.pipe(Layer.provide(Teardown.layerTest), Layer.provideMerge(Lifecycle.layerTest))
     return watching((watch) =>
       Effect.gen(function* () {
         const config = yield* RuntimeConfig
@@ -217,7 +219,6 @@ describe("RuntimeConfig reload", () => {
 
   it.effect("the second of two SIGHUPs 10 ms apart is not lost: the file as edited between them is applied", () => {
     const files = fakeFiles(JSON.stringify({ aggregateConcurrency: 1 }))
-    const signals = Signals.layerTest.pipe(Layer.provide(Teardown.layerTest), Layer.provideMerge(Lifecycle.layerTest))
     return Effect.gen(function* () {
       const config = yield* RuntimeConfig
       yield* Effect.forkChild(Signals.member, { startImmediately: true })
@@ -233,7 +234,6 @@ describe("RuntimeConfig reload", () => {
 
   it.effect("a reload stuck in its file read never delays the next SIGTERM", () => {
     const files = fakeFiles("{}")
-    const signals = Signals.layerTest.pipe(Layer.provide(Teardown.layerTest), Layer.provideMerge(Lifecycle.layerTest))
     return Effect.gen(function* () {
       const member = yield* Effect.forkChild(Signals.member, { startImmediately: true })
       files.state.gate = yield* Deferred.make<void>() // never opened
