@@ -48,7 +48,8 @@ export interface Settings {
 }
 
 const optional = (name: string) => AppConfig.read(name, Config.String(name), undefined as string | undefined)
-const url = (text: string | undefined) => (text === undefined || URL.canParse(text) ? undefined : "expected a URL")
+const url = (text: string | undefined) =>
+  text === undefined || /^https?:\/\/[^/\s]+/.test(text) ? undefined : "expected an http:// or https:// URL"
 
 /** parses `key=value,key2=value2` (OTLP headers); a malformed entry names itself */
 const parseHeaders = (text: string): Record<string, string> | string => {
@@ -57,7 +58,12 @@ const parseHeaders = (text: string): Record<string, string> | string => {
     if (entry.trim() === "") continue
     const at = entry.indexOf("=")
     if (at <= 0) return `expected key=value pairs separated by commas, got ${JSON.stringify(entry.trim())}`
-    headers[entry.slice(0, at).trim()] = decodeURIComponent(entry.slice(at + 1).trim())
+    const value = entry.slice(at + 1).trim()
+    try {
+      headers[entry.slice(0, at).trim()] = decodeURIComponent(value)
+    } catch {
+      return `invalid percent-encoding in ${JSON.stringify(value)}`
+    }
   }
   return headers
 }

@@ -189,6 +189,8 @@ describe("Tracing", () => {
 
   it.effect.each([
     ["OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"],
+    ["OTEL_EXPORTER_OTLP_HEADERS", "authorization=%E0%A4%A"],
     ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"],
     ["OTEL_EXPORTER_OTLP_HEADERS", "novalue"],
     ["OTEL_BSP_SCHEDULE_DELAY", "-1"],

@@ -84,6 +84,7 @@ const timed = <A, E, R>(phase: string, effect: Effect.Effect<A, E, R>) =>
  */
 export const released = (millis: number, parent: Tracer.AnySpan | undefined): Effect.Effect<void> =>
   Effect.gen(function* () {
+    // the tracer directly: `Effect.makeSpan` has no start time, and this span began before the call
     const tracer = yield* Effect.tracer
     const now = yield* Clock.currentTimeNanos
     const span = tracer.span({
