@@ -11,6 +11,9 @@ import { ProcessFaults } from "./layers/ProcessFaults.ts"
 import { Signals } from "./layers/Signals.ts"
 import * as Main from "./Main.ts"
 import { AppConfig } from "./services/AppConfig.ts"
+import { ConfigReload } from "./services/ConfigReload.ts"
+import { RuntimeConfig } from "./services/RuntimeConfig.ts"
+import * as Tracing from "./Tracing.ts"
 
 Group.run({
   signals: Signals.member,
@@ -20,7 +23,8 @@ Group.run({
 }).pipe(
   Effect.provide(
     Layer.mergeAll(ApiServer.layer, AdminServer.layer, ProcessFaults.layer).pipe(
-      Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer))
+      Layer.provideMerge(ConfigReload.layer),
+      Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer, RuntimeConfig.layer, Tracing.layer))
     )
   ),
   Main.run

@@ -102,7 +102,8 @@ const programVariables = [
   "DRAIN_IDLE_GRACE",
   "LOG_LEVEL",
   "LOG_FORMAT",
-  "NODE_OPTIONS"
+  "NODE_OPTIONS",
+  "CONFIG_FILE"
 ]
 
 const live = new Set<Program>()
@@ -113,7 +114,9 @@ export const spawnProgram = async (env: Readonly<Record<string, string>> = {}): 
     throw new Error(`${programPath} does not exist: run \`npm run build\` first (\`npm test\` does)`)
   }
   const [port, adminPort] = (await freePorts(2)) as [number, number]
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !programVariables.includes(name)))
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !programVariables.includes(name) && !name.startsWith("OTEL_"))
+  )
   const child = spawn(process.execPath, [programPath], {
     env: {
       ...inherited,
