@@ -12,7 +12,7 @@
  */
 import type { Server } from "node:http"
 import type { Socket } from "node:net"
-import { type Context, Duration, Effect } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 
 const answer = (status: number, reason: string) =>
   Buffer.from(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n\r\n`, "ascii")
@@ -33,49 +33,50 @@ export const window = Duration.seconds(10)
 
 /**
  * ClientErrors.install — takes over `server`'s `clientError` as the module comment says; logs as `name` with the
- * services of the caller (its logger, its clock).
+ * services of the caller (its logger, its clock). When the scope closes, the count of an open window is logged.
  */
-export const install = (server: Server, name: string) =>
-  Effect.contextWith((services: Context.Context<never>) => {
-    const runFork = Effect.runForkWith(services)
-    /** errors counted (not logged) in the current window, by code; undefined when no window is open */
-    let counted: Map<string, number> | undefined
+export const install = Effect.fnUntraced(function* (server: Server, name: string) {
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  /** errors counted (not logged) in the current window, by code; undefined when no window is open */
+  let counted: Map<string, number> | undefined
+  let timer: Fiber.Fiber<void> | undefined
 
-    const closeWindow = Effect.sleep(window).pipe(
-      Effect.andThen(
-        Effect.suspend(() => {
-          const codes = counted ?? new Map<string, number>()
-          counted = undefined
-          let total = 0
-          for (const n of codes.values()) total += n
-          if (total === 0) return Effect.void
-          return Effect.logWarning(
-            `${name} server: ${total} more client errors in the last ${Duration.format(window)}`
-          ).pipe(Effect.annotateLogs({ server: name, suppressed: total, codes: Object.fromEntries(codes) }))
-        })
+  const summary = Effect.suspend(() => {
+    const codes = counted ?? new Map<string, number>()
+    counted = undefined
+    timer = undefined
+    let total = 0
+    for (const n of codes.values()) total += n
+    if (total === 0) return Effect.void
+    return Effect.logWarning(`${name} server: ${total} more client errors in the last ${Duration.format(window)}`).pipe(
+      Effect.annotateLogs({ server: name, suppressed: total, codes: Object.fromEntries(codes) })
+    )
+  })
+
+  const report = (code: string, socket: Socket) => {
+    if (counted !== undefined) {
+      counted.set(code, (counted.get(code) ?? 0) + 1)
+      return
+    }
+    counted = new Map()
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`
+    runFork(
+      Effect.logWarning(`${name} server: client error ${code}, connection closed`).pipe(
+        Effect.annotateLogs({ server: name, code, peer })
       )
     )
+    timer = runFork(Effect.sleep(window).pipe(Effect.andThen(summary)))
+  }
 
-    const report = (code: string, socket: Socket) => {
-      if (counted !== undefined) {
-        counted.set(code, (counted.get(code) ?? 0) + 1)
-        return
-      }
-      counted = new Map()
-      runFork(
-        Effect.logWarning(`${name} server: client error ${code}, connection closed`)
-          .pipe(Effect.annotateLogs({ server: name, code, peer: `${socket.remoteAddress}:${socket.remotePort}` }))
-          .pipe(Effect.andThen(closeWindow))
-      )
-    }
-
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
-      const code = error.code ?? "unknown"
-      const message = (socket as { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage
-      // as Node: answer only if nothing of a response was written on this connection yet
-      if (!departures.has(code)) report(code, socket)
-      if (socket.writable && (message == null || !message._headerSent)) socket.write(answers[code] ?? badRequest)
-      socket.destroy(error)
-    })
-    return Effect.void
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    const code = error.code ?? "unknown"
+    const message = (socket as { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage
+    if (!departures.has(code)) report(code, socket)
+    // as Node: answer only if nothing of a response was written on this connection yet
+    if (socket.writable && (message == null || !message._headerSent)) socket.write(answers[code] ?? badRequest)
+    socket.destroy(error)
   })
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => (timer === undefined ? Effect.void : Fiber.interrupt(timer))).pipe(Effect.andThen(summary))
+  )
+})
