@@ -99,6 +99,17 @@ export interface ConnectionTracker {
   readonly destroyAll: Effect.Effect<void>
 }
 
+/** the Node internals of an HTTP/1 server socket that the pipelining bound shares with Node's own pause */
+interface HttpSocket extends Socket {
+  _paused?: boolean
+  readonly parser?: { readonly resume: () => void } | null
+}
+
+/** a held socket's `resume` (see `hold`) */
+function keepPaused(this: Socket): Socket {
+  return this
+}
+
 /** How long `destroyAll` lets a busy socket flush what was written before destroying it. */
 const flushLimitMillis = 100
 
@@ -168,16 +179,22 @@ export const install = (server: Server, options: Options) =>
       return c.pending.size - c.backlog.length + (now != null && !c.pending.has(now) ? 1 : 0)
     }
 
-    /** stops reading `c` (Node's own pipelining pause, which pauses its parser after the read being parsed) */
-    const pause = (c: Connection) => {
+    /**
+     * stops reading `c` as Node's own pipelining pause does (`_paused`, so that no request of the connection resumes
+     * it; Node then pauses its parser after the read being parsed, whose requests still arrive). Node resumes a
+     * connection it paused as soon as its queued answers shrink, knowing nothing of this bound: while `c` is held,
+     * its socket's `resume` is a no-op (an own property, removed on release).
+     */
+    const hold = (c: Connection) => {
       if (c.paused) return
       c.paused = true
-      const socket = c.socket as Socket & { _paused?: boolean }
+      const socket = c.socket as HttpSocket
       socket._paused = true
       socket.pause()
+      socket.resume = keepPaused
     }
 
-    /** hands held requests to the app while under the bound; reads again when none is held */
+    /** hands held requests to the app while under the bound; reads again once none is held */
     const release = (c: Connection) => {
       while (c.backlog.length > 0 && handling(c) < maxPipelined) {
         const next = c.backlog.shift() as Pending
@@ -185,8 +202,9 @@ export const install = (server: Server, options: Options) =>
       }
       if (!c.paused || c.backlog.length > 0 || handling(c) >= maxPipelined) return
       c.paused = false
-      const socket = c.socket as Socket & { _paused?: boolean; parser?: { resume: () => void } | null }
-      // Node keeps it paused itself while the client does not read what was written: its 'drain' resumes it
+      const socket = c.socket as HttpSocket
+      delete (socket as { resume?: unknown }).resume
+      // the client does not read what was written: Node's own pause holds, and its 'drain' resumes the socket
       if (socket.destroyed || socket.writableNeedDrain) return
       socket._paused = false
       socket.parser?.resume()
@@ -300,7 +318,7 @@ export const install = (server: Server, options: Options) =>
       const now = current(c)
       if (now != null) track(c, now)
       c.backlog.push({ req, res, dispatch })
-      pause(c)
+      hold(c)
     }
 
     const onUpgrade = (req: IncomingMessage) => {

@@ -20,7 +20,13 @@ import { graceful, recordLogs } from "./support.ts"
 
 const settle = realSleep(40)
 
-/** the app: `GET /ok`, `POST /ignore` (answers without reading the body), `GET /slow` (1 s, counted while running) */
+/** a body large enough that an answer is still being written when the next is ready (Node then queues it) */
+const slowBody = "slow".repeat(100_000)
+
+/**
+ * the app: `GET /ok`, `POST /ignore` (answers without reading the body), `GET /slow` (1 s, counted while running,
+ * 400 kB)
+ */
 const makeApp = () => {
   const running = { now: 0, max: 0 }
   const routes = Layer.mergeAll(
@@ -34,7 +40,7 @@ const makeApp = () => {
           running.now++
           running.max = Math.max(running.max, running.now)
         }),
-        () => Effect.sleep("1 second").pipe(Effect.as(HttpServerResponse.text("slow"))),
+        () => Effect.sleep("1 second").pipe(Effect.as(HttpServerResponse.text(slowBody))),
         () => Effect.sync(() => running.now--)
       )
     )
@@ -155,14 +161,20 @@ describe("GracefulHttpServer against hostile clients", () => {
       const [socket] = handle.tracker.sockets()
       expect(socket?.isPaused()).toBe(true)
 
-      for (let answered = 2; answered <= 6; answered += 2) {
+      yield* TestClock.adjust("1 second")
+      yield* waitFor("2 answers", () => client.unread() === 2)
+      // Node resumes a connection once its queued answers are written; the bound keeps it unread while requests wait
+      yield* client.write("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n".repeat(6))
+      yield* settle
+      expect(handle.tracker.inFlight()).toBe(4)
+      for (let answered = 4; answered <= 12; answered += 2) {
         yield* TestClock.adjust("1 second")
         yield* waitFor(`${answered} answers`, () => client.unread() === answered)
       }
       expect(running.max).toBe(2)
       const bodies = []
-      for (let i = 0; i < 6; i++) bodies.push((yield* client.next()).body)
-      expect(bodies).toEqual(Array(6).fill("slow"))
+      for (let i = 0; i < 12; i++) bodies.push((yield* client.next()).body)
+      expect(bodies).toEqual(Array(12).fill(slowBody))
       yield* waitFor("reading again", () => socket?.isPaused() === false)
       expect((yield* client.request("/ok")).body).toBe("ok")
     })
