@@ -10,9 +10,12 @@
  * - HTTP/1: each connection's last response whose headers are not written yet (pending at drain start, or arriving
  *   later) carries `Connection: close`, so Node closes the connection right after it. Only the last: a request
  *   already pipelined behind a closing response would be dropped unanswered;
- * - HTTP/1: a connection with no request in flight — idle keep-alive, or connected but silent — is destroyed after
- *   `idleGrace` of idleness (no byte read: a request whose head is still arriving is not idle); a request arriving
- *   inside the grace cancels the timer and is served (with `Connection: close`);
+ * - HTTP/1: a connection with no request in flight — idle keep-alive, connected but silent, or with a head still
+ *   arriving — is destroyed `idleGrace` after the drain began or its last response closed, whichever is later: a
+ *   deadline, not an idle timer, so bytes trickling in do not extend it; a complete request head arriving inside the
+ *   grace cancels it and is served (with `Connection: close`);
+ * - HTTP/1: a response that closes while its request's body is still arriving ends the connection (FIN, destroyed
+ *   100 ms later): nothing more will be read on it;
  * - upgraded connections (WebSockets; the server closes them with a close frame, see `GracefulHttpServer`) get
  *   `idleGrace` from the drain's start to close, then are destroyed; HTTP/2 sessions are sent GOAWAY
  *   (`session.close()`): running streams finish, none start;
@@ -20,6 +23,10 @@
  * `destroyAll` ends what is left: idle connections at once, busy ones after 100 ms to flush what was written (a 503).
  *
  * Grace timers are Effect fibers run with the installer's services, so `TestClock` drives them in tests.
+ *
+ * While serving, pipelining is bounded: at most `maxPipelined` requests of a connection are handed to the app at
+ * once; the next ones are held (Node's request and response objects only) and the connection is not read until one
+ * is answered. Responses still go out in request order.
  *
  * Cost while serving: one map lookup and a timestamp per request. A connection's current response is Node's own
  * `socket._httpMessage` (assigned before `request` is emitted, cleared when the response finishes); only responses

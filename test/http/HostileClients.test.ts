@@ -10,8 +10,8 @@
  */
 import { createServer } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Context, Duration, Effect, Fiber, Layer } from "effect"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import { apply } from "../../src/http/ServerTimeouts.ts"
 import { GracefulHttpServer, Lifecycle } from "../../src/index.ts"
@@ -24,14 +24,21 @@ const settle = realSleep(40)
 const slowBody = "slow".repeat(100_000)
 
 /**
- * the app: `GET /ok`, `POST /ignore` (answers without reading the body), `GET /slow` (1 s, counted while running,
- * 400 kB)
+ * the app: `GET /ok`, `POST /ignore` (answers without reading the body), `POST /read` (reads the whole body first),
+ * `GET /slow` (1 s, counted while running, 400 kB)
  */
 const makeApp = () => {
   const running = { now: 0, max: 0 }
   const routes = Layer.mergeAll(
     HttpRouter.add("GET", "/ok", Effect.succeed(HttpServerResponse.text("ok"))),
     HttpRouter.add("POST", "/ignore", Effect.succeed(HttpServerResponse.text("ignored"))),
+    HttpRouter.add(
+      "POST",
+      "/read",
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.text).pipe(
+        Effect.map((body) => HttpServerResponse.text(`read ${body.length}`))
+      )
+    ),
     HttpRouter.add(
       "GET",
       "/slow",
@@ -87,6 +94,28 @@ describe("GracefulHttpServer against hostile clients", () => {
       expect(took).toBeLessThan(1_500)
       yield* trickler.closed()
       expect(trickler.unread()).toBe(0)
+    })
+  )
+
+  it.effect("at the budget, a request whose body is still being read is forced like any other: closed, not drained", () =>
+    Effect.gen(function* () {
+      const { port, lifecycle, handle } = yield* serve({ idleGrace: 250, gracefulShutdownTimeout: "2 seconds" })
+      const client = yield* connect(port)
+      yield* client.write("POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+      yield* waitFor("request in flight", () => handle.tracker.inFlight() === 1)
+      const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+      for (let at = 0; at < 1_900; at += 100) {
+        yield* client.write("1\r\na\r\n")
+        yield* TestClock.adjust("100 millis")
+      }
+      yield* settle
+      expect(client.isClosed()).toBe(false)
+      yield* TestClock.adjust("100 millis")
+      // interrupting the body read destroys the request, and with it the socket (Node's IncomingMessage#destroy, as
+      // on Effect's stock server): the connection closes without a 503
+      yield* client.closed()
+      expect(client.unread()).toBe(0)
+      expect(yield* Fiber.join(shutdown).pipe(within(1_000, "shutdown"))).toEqual({ reason: "test", drained: false })
     })
   )
 
