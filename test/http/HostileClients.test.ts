@@ -97,26 +97,28 @@ describe("GracefulHttpServer against hostile clients", () => {
     })
   )
 
-  it.effect("at the budget, a request whose body is still being read is forced like any other: closed, not drained", () =>
-    Effect.gen(function* () {
-      const { port, lifecycle, handle } = yield* serve({ idleGrace: 250, gracefulShutdownTimeout: "2 seconds" })
-      const client = yield* connect(port)
-      yield* client.write("POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
-      yield* waitFor("request in flight", () => handle.tracker.inFlight() === 1)
-      const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
-      for (let at = 0; at < 1_900; at += 100) {
-        yield* client.write("1\r\na\r\n")
+  it.effect(
+    "at the budget, a request whose body is still being read is forced like any other: closed, not drained",
+    () =>
+      Effect.gen(function* () {
+        const { port, lifecycle, handle } = yield* serve({ idleGrace: 250, gracefulShutdownTimeout: "2 seconds" })
+        const client = yield* connect(port)
+        yield* client.write("POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        yield* waitFor("request in flight", () => handle.tracker.inFlight() === 1)
+        const shutdown = yield* Effect.forkChild(lifecycle.shutdown("test"), { startImmediately: true })
+        for (let at = 0; at < 1_900; at += 100) {
+          yield* client.write("1\r\na\r\n")
+          yield* TestClock.adjust("100 millis")
+        }
+        yield* settle
+        expect(client.isClosed()).toBe(false)
         yield* TestClock.adjust("100 millis")
-      }
-      yield* settle
-      expect(client.isClosed()).toBe(false)
-      yield* TestClock.adjust("100 millis")
-      // interrupting the body read destroys the request, and with it the socket (Node's IncomingMessage#destroy, as
-      // on Effect's stock server): the connection closes without a 503
-      yield* client.closed()
-      expect(client.unread()).toBe(0)
-      expect(yield* Fiber.join(shutdown).pipe(within(1_000, "shutdown"))).toEqual({ reason: "test", drained: false })
-    })
+        // interrupting the body read destroys the request, and with it the socket (Node's IncomingMessage#destroy, as
+        // on Effect's stock server): the connection closes without a 503
+        yield* client.closed()
+        expect(client.unread()).toBe(0)
+        expect(yield* Fiber.join(shutdown).pipe(within(1_000, "shutdown"))).toEqual({ reason: "test", drained: false })
+      })
   )
 
   it.live("while serving, a slowloris gets 408 at headersTimeout; another client is served meanwhile", () =>
