@@ -16,7 +16,11 @@ const plain = (c: AppConfigValues) => ({
   ...c,
   shutdownTimeout: Duration.toMillis(c.shutdownTimeout),
   shutdownDelay: Duration.toMillis(c.shutdownDelay),
-  drainIdleGrace: Duration.toMillis(c.drainIdleGrace)
+  drainIdleGrace: Duration.toMillis(c.drainIdleGrace),
+  headersTimeout: Duration.toMillis(c.headersTimeout),
+  requestTimeout: Duration.toMillis(c.requestTimeout),
+  keepAliveTimeout: Duration.toMillis(c.keepAliveTimeout),
+  unreadBodyTimeout: Duration.toMillis(c.unreadBodyTimeout)
 })
 
 describe("AppConfig.load", () => {
@@ -31,7 +35,11 @@ describe("AppConfig.load", () => {
         shutdownDelay: 0,
         drainIdleGrace: 250,
         logLevel: "Info",
-        logFormat: process.stdout.isTTY ? "pretty" : "json"
+        logFormat: process.stdout.isTTY ? "pretty" : "json",
+        headersTimeout: 10_000,
+        requestTimeout: 60_000,
+        keepAliveTimeout: 65_000,
+        unreadBodyTimeout: 2_000
       })
     })
   )
@@ -47,7 +55,11 @@ describe("AppConfig.load", () => {
         SHUTDOWN_DELAY: "5 seconds",
         DRAIN_IDLE_GRACE: "100 millis",
         LOG_LEVEL: "Debug",
-        LOG_FORMAT: "pretty"
+        LOG_FORMAT: "pretty",
+        HEADERS_TIMEOUT: "5 seconds",
+        REQUEST_TIMEOUT: "30 seconds",
+        KEEP_ALIVE_TIMEOUT: "75 seconds",
+        UNREAD_BODY_TIMEOUT: "500"
       })
       expect(plain(config)).toEqual({
         port: 3000,
@@ -58,7 +70,11 @@ describe("AppConfig.load", () => {
         shutdownDelay: 5_000,
         drainIdleGrace: 100,
         logLevel: "Debug",
-        logFormat: "pretty"
+        logFormat: "pretty",
+        headersTimeout: 5_000,
+        requestTimeout: 30_000,
+        keepAliveTimeout: 75_000,
+        unreadBodyTimeout: 500
       })
     })
   )
@@ -83,7 +99,11 @@ describe("AppConfig.load", () => {
     ["SHUTDOWN_DELAY", "5 fortnights"],
     ["DRAIN_IDLE_GRACE", "a bit"],
     ["LOG_FORMAT", "xml"],
-    ["LOG_LEVEL", "loud"]
+    ["LOG_LEVEL", "loud"],
+    ["HEADERS_TIMEOUT", "-1"],
+    ["REQUEST_TIMEOUT", "forever"],
+    ["KEEP_ALIVE_TIMEOUT", "-2 seconds"],
+    ["UNREAD_BODY_TIMEOUT", "a while"]
   ]
   it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
     Effect.gen(function* () {
@@ -92,6 +112,16 @@ describe("AppConfig.load", () => {
       expect([error.variable, error.value]).toEqual([variable, value])
       expect(error.message).toMatch(new RegExp(`^invalid configuration: ${variable}="${value}": \\S`))
       expect(error.message).not.toContain("\n")
+    })
+  )
+
+  it.effect("HEADERS_TIMEOUT may not exceed REQUEST_TIMEOUT (Node's rule), unless REQUEST_TIMEOUT is 0 (off)", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadFrom({ HEADERS_TIMEOUT: "90 seconds" }))
+      expect(error.variable).toBe("HEADERS_TIMEOUT")
+      expect(error.message).toContain("must not be longer than REQUEST_TIMEOUT (1m)")
+      const off = yield* loadFrom({ HEADERS_TIMEOUT: "90 seconds", REQUEST_TIMEOUT: "0" })
+      expect(Duration.toMillis(off.headersTimeout)).toBe(90_000)
     })
   )
 

@@ -22,6 +22,14 @@ export interface AppConfigValues {
   readonly drainIdleGrace: Duration.Duration
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "pretty" | "json"
+  /** HTTP: first byte of a request to the end of its head (`408` after) */
+  readonly headersTimeout: Duration.Duration
+  /** HTTP: first byte of a request to the end of its body (`408` after) */
+  readonly requestTimeout: Duration.Duration
+  /** HTTP: how long a keep-alive connection may sit idle between requests */
+  readonly keepAliveTimeout: Duration.Duration
+  /** HTTP: how long an unread request body may keep arriving after its answer before the connection is closed */
+  readonly unreadBodyTimeout: Duration.Duration
 }
 
 /** AppConfig.defaults — the values used when a variable is unset. */
@@ -34,7 +42,12 @@ export const defaults: AppConfigValues = {
   shutdownDelay: Duration.zero,
   drainIdleGrace: Duration.millis(250),
   logLevel: "Info",
-  logFormat: process.stdout.isTTY ? "pretty" : "json"
+  logFormat: process.stdout.isTTY ? "pretty" : "json",
+  // GracefulHttpServer's own defaults, explained in src/http/ServerTimeouts.ts and the README
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(60),
+  keepAliveTimeout: Duration.seconds(65),
+  unreadBodyTimeout: Duration.seconds(2)
 }
 
 const levels: Record<string, LogLevel.LogLevel> = {
@@ -120,7 +133,30 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
     shutdownDelay: yield* read("SHUTDOWN_DELAY", duration("SHUTDOWN_DELAY"), defaults.shutdownDelay, nonNegative),
     drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace, nonNegative),
     logLevel: yield* read("LOG_LEVEL", logLevel("LOG_LEVEL"), defaults.logLevel),
-    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat)
+    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat),
+    headersTimeout: yield* read("HEADERS_TIMEOUT", duration("HEADERS_TIMEOUT"), defaults.headersTimeout, nonNegative),
+    requestTimeout: yield* read("REQUEST_TIMEOUT", duration("REQUEST_TIMEOUT"), defaults.requestTimeout, nonNegative),
+    keepAliveTimeout: yield* read(
+      "KEEP_ALIVE_TIMEOUT",
+      duration("KEEP_ALIVE_TIMEOUT"),
+      defaults.keepAliveTimeout,
+      nonNegative
+    ),
+    unreadBodyTimeout: yield* read(
+      "UNREAD_BODY_TIMEOUT",
+      duration("UNREAD_BODY_TIMEOUT"),
+      defaults.unreadBodyTimeout,
+      nonNegative
+    )
+  }
+  // Node's rule: a head cannot be allowed longer than the whole request (0 disables either)
+  const [headers, request] = [Duration.toMillis(values.headersTimeout), Duration.toMillis(values.requestTimeout)]
+  if (headers > request && request > 0) {
+    return yield* new ConfigInvalid({
+      variable: "HEADERS_TIMEOUT",
+      value: Duration.format(values.headersTimeout),
+      reason: `must not be longer than REQUEST_TIMEOUT (${Duration.format(values.requestTimeout)})`
+    })
   }
   // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.
   for (const [variable, value] of [
