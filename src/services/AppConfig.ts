@@ -22,6 +22,12 @@ export interface AppConfigValues {
   readonly drainIdleGrace: Duration.Duration
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "pretty" | "json"
+  /** profiles kept in the aggregation's local cache at most; 0 = no cache */
+  readonly profileCacheSize: number
+  /** how long a cached profile is served */
+  readonly profileCacheTtl: Duration.Duration
+  /** the deadline of an aggregate request that sends none (an earlier `x-request-timeout-ms` governs) */
+  readonly aggregateTimeout: Duration.Duration
 }
 
 /** AppConfig.defaults — the values used when a variable is unset. */
@@ -34,7 +40,10 @@ export const defaults: AppConfigValues = {
   shutdownDelay: Duration.zero,
   drainIdleGrace: Duration.millis(250),
   logLevel: "Info",
-  logFormat: process.stdout.isTTY ? "pretty" : "json"
+  logFormat: process.stdout.isTTY ? "pretty" : "json",
+  profileCacheSize: 10_000,
+  profileCacheTtl: Duration.seconds(30),
+  aggregateTimeout: Duration.seconds(10)
 }
 
 const levels: Record<string, LogLevel.LogLevel> = {
@@ -73,6 +82,10 @@ const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a
 const firstLine = (message: string) => (message.split("\n")[0] ?? message).replace(/^[A-Za-z]+Error[(:]\s*/, "")
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
+
+const nonNegativeInt = (n: number) => (n >= 0 ? undefined : "expected an integer of 0 or more")
+
+const positive = (d: Duration.Duration) => (Duration.toMillis(d) > 0 ? undefined : "expected a duration above 0")
 
 export const nonNegative = (d: Duration.Duration) =>
   Duration.toMillis(d) >= 0 ? undefined : "expected a duration of 0 or more"
@@ -120,7 +133,25 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
     shutdownDelay: yield* read("SHUTDOWN_DELAY", duration("SHUTDOWN_DELAY"), defaults.shutdownDelay, nonNegative),
     drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace, nonNegative),
     logLevel: yield* read("LOG_LEVEL", logLevel("LOG_LEVEL"), defaults.logLevel),
-    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat)
+    logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat),
+    profileCacheSize: yield* read(
+      "PROFILE_CACHE_SIZE",
+      Config.Int("PROFILE_CACHE_SIZE"),
+      defaults.profileCacheSize,
+      nonNegativeInt
+    ),
+    profileCacheTtl: yield* read(
+      "PROFILE_CACHE_TTL",
+      duration("PROFILE_CACHE_TTL"),
+      defaults.profileCacheTtl,
+      nonNegative
+    ),
+    aggregateTimeout: yield* read(
+      "AGGREGATE_TIMEOUT",
+      duration("AGGREGATE_TIMEOUT"),
+      defaults.aggregateTimeout,
+      positive
+    )
   }
   // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.
   for (const [variable, value] of [
