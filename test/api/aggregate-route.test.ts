@@ -19,7 +19,10 @@ import { withLayer } from "../support/lifecycle.ts"
 import { aggregateLayer, expected, type Script, scripted } from "./aggregate-support.ts"
 
 /** run — `body` with an ApiServer serving the route over `script`'s upstreams */
-const run = <A, E>(script: Script, body: (s: ReturnType<typeof scripted>) => Effect.Effect<A, E, ApiServer | Scope.Scope>) => {
+const run = <A, E>(
+  script: Script,
+  body: (s: ReturnType<typeof scripted>) => Effect.Effect<A, E, ApiServer | Scope.Scope>
+) => {
   const s = scripted(script)
   const layer = ApiServer.layerWith(AggregateRoute.routes).pipe(
     Layer.provide(aggregateLayer(Upstreams.layerTest(s.api))),
@@ -61,9 +64,15 @@ describe("GET /api/aggregate/:userId", () => {
 
   it.effect.each([
     { path: "/api/aggregate/a.b", error: `userId must be 1 to 64 letters, digits, '-' or '_', got "a.b"` },
-    { path: `/api/aggregate/${"x".repeat(65)}`, error: `userId must be 1 to 64 letters, digits, '-' or '_', got "${"x".repeat(65)}"` },
+    {
+      path: `/api/aggregate/${"x".repeat(65)}`,
+      error: `userId must be 1 to 64 letters, digits, '-' or '_', got "${"x".repeat(65)}"`
+    },
     { path: "/api/aggregate/ok?partial=yes", error: `partial must be true or false, got "yes"` },
-    { path: "/api/aggregate/ok?partial=true&partial=false", error: `partial must be true or false, got ["true","false"]` }
+    {
+      path: "/api/aggregate/ok?partial=true&partial=false",
+      error: `partial must be true or false, got ["true","false"]`
+    }
   ])("400 for $path, before any upstream call", ({ path, error }) =>
     run({}, (s) =>
       Effect.gen(function* () {
