@@ -16,7 +16,9 @@ const plain = (c: AppConfigValues) => ({
   ...c,
   shutdownTimeout: Duration.toMillis(c.shutdownTimeout),
   shutdownDelay: Duration.toMillis(c.shutdownDelay),
-  drainIdleGrace: Duration.toMillis(c.drainIdleGrace)
+  drainIdleGrace: Duration.toMillis(c.drainIdleGrace),
+  profileCacheTtl: Duration.toMillis(c.profileCacheTtl),
+  aggregateTimeout: Duration.toMillis(c.aggregateTimeout)
 })
 
 describe("AppConfig.load", () => {
@@ -31,7 +33,10 @@ describe("AppConfig.load", () => {
         shutdownDelay: 0,
         drainIdleGrace: 250,
         logLevel: "Info",
-        logFormat: process.stdout.isTTY ? "pretty" : "json"
+        logFormat: process.stdout.isTTY ? "pretty" : "json",
+        profileCacheSize: 10_000,
+        profileCacheTtl: 30_000,
+        aggregateTimeout: 10_000
       })
     })
   )
@@ -47,7 +52,10 @@ describe("AppConfig.load", () => {
         SHUTDOWN_DELAY: "5 seconds",
         DRAIN_IDLE_GRACE: "100 millis",
         LOG_LEVEL: "Debug",
-        LOG_FORMAT: "pretty"
+        LOG_FORMAT: "pretty",
+        PROFILE_CACHE_SIZE: "0",
+        PROFILE_CACHE_TTL: "0",
+        AGGREGATE_TIMEOUT: "2 seconds"
       })
       expect(plain(config)).toEqual({
         port: 3000,
@@ -58,7 +66,10 @@ describe("AppConfig.load", () => {
         shutdownDelay: 5_000,
         drainIdleGrace: 100,
         logLevel: "Debug",
-        logFormat: "pretty"
+        logFormat: "pretty",
+        profileCacheSize: 0,
+        profileCacheTtl: 0,
+        aggregateTimeout: 2_000
       })
     })
   )
@@ -83,7 +94,12 @@ describe("AppConfig.load", () => {
     ["SHUTDOWN_DELAY", "5 fortnights"],
     ["DRAIN_IDLE_GRACE", "a bit"],
     ["LOG_FORMAT", "xml"],
-    ["LOG_LEVEL", "loud"]
+    ["LOG_LEVEL", "loud"],
+    ["PROFILE_CACHE_SIZE", "-1"],
+    ["PROFILE_CACHE_SIZE", "many"],
+    ["PROFILE_CACHE_TTL", "-1 seconds"],
+    ["AGGREGATE_TIMEOUT", "0"],
+    ["AGGREGATE_TIMEOUT", "never"]
   ]
   it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
     Effect.gen(function* () {
