@@ -25,7 +25,7 @@ import { ProfileCache } from "../src/services/ProfileCache.ts"
 import { RuntimeConfig } from "../src/services/RuntimeConfig.ts"
 import { Upstreams } from "../src/services/Upstreams.ts"
 import * as Simulated from "../src/services/UpstreamsSimulated.ts"
-import { HOST, type Server, startServer, stopServer, waitReady } from "./proc.ts"
+import { CLK_TCK, cpuTicks, HOST, type Server, startServer, stopServer, waitReady } from "./proc.ts"
 import { fixed, log, median, type Row, type ScenarioResult } from "./report.ts"
 
 const CONNECTIONS = 64
@@ -33,6 +33,7 @@ const USERS = 64
 const SLICE_MS = 2_000
 const TARGET_P50_MS = 12
 const DEADLINE_MS = 7
+const LIGHT_CONNECTIONS = 8
 const DEADLINE_SLACK_MS = 50
 
 /** startProgram — the built program with `env` added to the bench's own (set while it spawns) */
@@ -51,14 +52,14 @@ const startProgram = async (env: Record<string, string>): Promise<Server> => {
   }
 }
 
-const get = (agent: http.Agent, port: number, path: string, headers: Record<string, string> = {}) =>
+const get = (agent: http.Agent, port: number, path: string, headers: Record<string, string> = {}, timeout = 10_000) =>
   new Promise<number>((resolve) => {
     const req = http.get({ host: HOST, port, path, agent, headers }, (res) => {
       res.resume()
       res.once("end", () => resolve(res.statusCode ?? 0))
       res.once("error", () => resolve(0))
     })
-    req.setTimeout(10_000, () => req.destroy(new Error("timeout")))
+    req.setTimeout(timeout, () => req.destroy(new Error("timeout")))
     req.once("error", () => resolve(0))
   })
 
@@ -67,6 +68,16 @@ interface Slice {
   readonly p99: number
   readonly requests: number
   readonly statuses: Record<string, number>
+  /** the program's CPU time (user + system) per request in the slice, µs */
+  readonly cpuMicros?: number
+}
+
+/** measured — `slice`, with the program's CPU time per request over it */
+const measured = async (server: Server, slice: () => Promise<Slice>): Promise<Slice> => {
+  const before = cpuTicks(server.pid)
+  const result = await slice()
+  const ticks = cpuTicks(server.pid) - before
+  return { ...result, cpuMicros: (ticks * (1e6 / CLK_TCK)) / result.requests }
 }
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
@@ -78,14 +89,15 @@ const load = async (
   pathOf: (connection: number) => string,
   ms: number,
   headers: Record<string, string> = {},
-  late: (millis: number) => number = (millis) => millis
+  late: (millis: number) => number = (millis) => millis,
+  connections = CONNECTIONS
 ): Promise<Slice> => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
   const samples: Array<number> = []
   const statuses: Record<string, number> = {}
   const end = performance.now() + ms
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, connection) => {
+    Array.from({ length: connections }, async (_, connection) => {
       while (performance.now() < end) {
         const started = performance.now()
         const status = await get(agent, port, pathOf(connection), headers)
@@ -115,18 +127,31 @@ export const aggregateScenario = async (rounds: number): Promise<ScenarioResult>
     const baseline: Array<Slice> = []
     for (let round = 0; round < rounds; round++) {
       const turn = [
-        async () => aggregate.push(await load(server.port, aggregatePath, SLICE_MS)),
-        async () => baseline.push(await load(server.port, () => "/api/delay/10", SLICE_MS))
+        async () => aggregate.push(await measured(server, () => load(server.port, aggregatePath, SLICE_MS))),
+        async () => baseline.push(await measured(server, () => load(server.port, () => "/api/delay/10", SLICE_MS)))
       ]
       if (round % 2 === 1) turn.reverse()
       for (const slice of turn) await slice()
       const a = aggregate.at(-1) as Slice
       const b = baseline.at(-1) as Slice
       log(
-        `aggregate round ${round + 1}: p50 ${fixed(a.p50, 2)} / p99 ${fixed(a.p99, 2)} ms (${statusText(a.statuses)}); ` +
-          `delay/10 p50 ${fixed(b.p50, 2)} / p99 ${fixed(b.p99, 2)} ms`
+        `aggregate round ${round + 1}: p50 ${fixed(a.p50, 2)} / p99 ${fixed(a.p99, 2)} ms, ${fixed(a.cpuMicros ?? Number.NaN, 0)} µs CPU (${statusText(a.statuses)}); ` +
+          `delay/10 p50 ${fixed(b.p50, 2)} / p99 ${fixed(b.p99, 2)} ms, ${fixed(b.cpuMicros ?? Number.NaN, 0)} µs CPU`
       )
     }
+    const light = await load(server.port, aggregatePath, SLICE_MS, {}, (millis) => millis, LIGHT_CONNECTIONS)
+    const lightBase = await load(
+      server.port,
+      () => "/api/delay/10",
+      SLICE_MS,
+      {},
+      (millis) => millis,
+      LIGHT_CONNECTIONS
+    )
+    log(
+      `${LIGHT_CONNECTIONS} connections: aggregate p50 ${fixed(light.p50, 2)} / p99 ${fixed(light.p99, 2)} ms; ` +
+        `delay/10 p50 ${fixed(lightBase.p50, 2)} / p99 ${fixed(lightBase.p99, 2)} ms`
+    )
     const deadline = await load(
       server.port,
       aggregatePath,
@@ -159,6 +184,23 @@ export const aggregateScenario = async (rounds: number): Promise<ScenarioResult>
         pass: null
       },
       {
+        metric: `aggregate: p50 / p99 at ${LIGHT_CONNECTIONS} connections (one slice, not CPU-bound)`,
+        program: `${fixed(light.p50, 2)} / ${fixed(light.p99, 2)} ms`,
+        baseline: `${fixed(lightBase.p50, 2)} / ${fixed(lightBase.p99, 2)} ms`,
+        target: "reported",
+        pass: null
+      },
+      {
+        metric: `aggregate: program CPU per request, same rounds (${CONNECTIONS} connections at ${TARGET_P50_MS} ms need ≤ ${fixed(
+          (TARGET_P50_MS * 1000) / CONNECTIONS,
+          0
+        )} µs on one thread)`,
+        program: `${fixed(median(aggregate.map((s) => s.cpuMicros ?? Number.NaN)), 0)} µs`,
+        baseline: `${fixed(median(baseline.map((s) => s.cpuMicros ?? Number.NaN)), 0)} µs`,
+        target: "reported",
+        pass: null
+      },
+      {
         metric: `aggregate: x-request-timeout-ms ${DEADLINE_MS} under the same load: 504 late by (p99)`,
         program: `${fixed(deadline.p99, 2)} ms (${statusText(deadline.statuses)})`,
         baseline: "-",
@@ -166,14 +208,17 @@ export const aggregateScenario = async (rounds: number): Promise<ScenarioResult>
         pass: all504 && deadline.p99 <= DEADLINE_SLACK_MS
       }
     ]
-    return { rows, raw: { aggregate, baseline, deadline } }
+    return { rows, raw: { aggregate, baseline, light, lightBase, deadline } }
   } finally {
     await stopServer(server, 3_000)
   }
 }
 
-/** a counting upstream server: the documented paths with the simulated data, `/profiles/` answering after `delay` */
-const countingUpstream = async (delay: number) => {
+/**
+ * a counting upstream server: the documented paths with the simulated data, `/profiles/` answering after `delay`,
+ * recommendations empty unless `recommend`
+ */
+const countingUpstream = async (delay: number, recommend: boolean) => {
   const counts = { profile: 0, other: 0 }
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent(req.url ?? "")
@@ -190,7 +235,7 @@ const countingUpstream = async (delay: number) => {
     counts.other++
     if (kind === "inventory") return send(Simulated.inventoryOf(id))
     if (tail === "orders") return send(Simulated.ordersOf(id))
-    if (tail === "recommendations") return send(Simulated.recommendationsOf(id))
+    if (tail === "recommendations") return send(recommend ? Simulated.recommendationsOf(id) : [])
     res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
@@ -215,7 +260,7 @@ const burst = async (env: Record<string, string>, upstreamUrl: string, user: str
   try {
     const agent = new http.Agent({ keepAlive: false, maxSockets: MISSES })
     const statuses = await Promise.all(
-      Array.from({ length: MISSES }, () => get(agent, server.port, `/api/aggregate/${user}`))
+      Array.from({ length: MISSES }, () => get(agent, server.port, `/api/aggregate/${user}`, {}, 60_000))
     )
     agent.destroy()
     return statuses.filter((status) => status === 200).length
@@ -225,7 +270,8 @@ const burst = async (env: Record<string, string>, upstreamUrl: string, user: str
 }
 
 export const singleflightScenario = async (): Promise<ScenarioResult> => {
-  const upstream = await countingUpstream(300)
+  // no recommended items: 2 other calls per request instead of 5, so that the burst is about the profile
+  const upstream = await countingUpstream(300, false)
   try {
     const ok = await burst({}, upstream.url, "singleflight")
     const calls = upstream.counts.profile

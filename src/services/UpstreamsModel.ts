@@ -58,10 +58,18 @@ export interface UpstreamsApi {
   readonly inventory: (itemId: string) => Effect.Effect<InventoryItem, UpstreamFailure>
 }
 
-/** traced — `api` with a client span around each call, named `upstream <name>`, with the id it was called for. */
+/**
+ * traced — `api` with a client span around each call, named `upstream <name>`, with the id it was called for. No
+ * stack trace is captured: it would name this wrapper for every call, and capturing it (a `new Error()` per span) was
+ * 3.5% of the program's CPU under load in a profile of the aggregate route.
+ */
 export const traced = (api: UpstreamsApi): UpstreamsApi => {
   const span = <A>(upstream: UpstreamName, key: string, id: string, call: Effect.Effect<A, UpstreamFailure>) =>
-    Effect.withSpan(call, `upstream ${upstream}`, { kind: "client", attributes: { upstream, [key]: id } })
+    Effect.withSpan(call, `upstream ${upstream}`, {
+      kind: "client",
+      attributes: { upstream, [key]: id },
+      captureStackTrace: false
+    })
   return {
     profile: (userId) => span("profile", "user.id", userId, api.profile(userId)),
     orders: (userId) => span("orders", "user.id", userId, api.orders(userId)),
