@@ -157,7 +157,7 @@ export const make = (options: Options) =>
         )
       }).pipe(
         RequestContext.withTimeout(aggregateTimeout),
-        Effect.withSpan("aggregate", { attributes: { "user.id": userId, partial }, captureStackTrace: false })
+        Effect.withSpan("aggregate", { attributes: { "user.id": userId, partial } }, { captureStackTrace: false })
       )
 
     return Aggregate.of({ run })
