@@ -3,10 +3,12 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining; BENCH_BASELINE=<script> makes
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool
+ * (`aggregate` selects all three of the aggregation's); BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
  */
 import os from "node:os"
+import { aggregateScenario, poolScenario, singleflightScenario } from "./aggregate.ts"
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
@@ -35,7 +37,10 @@ const scenarios: ReadonlyArray<{
   { name: "drain", aliases: ["drain"], run: drainScenario },
   { name: "lost", aliases: ["lost"], run: lostScenario },
   { name: "idle", aliases: ["idle"], run: () => idleScenario(Math.min(rounds, 3)) },
-  { name: "pipelining", aliases: ["pipelining"], run: () => pipeliningScenario(Math.min(rounds, 3)) }
+  { name: "pipelining", aliases: ["pipelining"], run: () => pipeliningScenario(Math.min(rounds, 3)) },
+  { name: "aggregate", aliases: ["aggregate"], run: () => aggregateScenario(rounds) },
+  { name: "singleflight", aliases: ["singleflight", "aggregate"], run: singleflightScenario },
+  { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) }
 ]
 
 log(`program ${scriptFor("program")}, baseline ${scriptFor("baseline")}, node ${process.version}, rounds ${rounds}`)

@@ -4,6 +4,8 @@
  * `tsx src/program.ts`; configure it with the environment (see the README).
  */
 import { Effect, Layer } from "effect"
+import { Aggregate } from "./api/Aggregate.ts"
+import * as AggregateRoute from "./api/AggregateRoute.ts"
 import * as Group from "./Group.ts"
 import { AdminServer } from "./layers/AdminServer.ts"
 import { ApiServer } from "./layers/ApiServer.ts"
@@ -12,8 +14,11 @@ import { Signals } from "./layers/Signals.ts"
 import * as Main from "./Main.ts"
 import { AppConfig } from "./services/AppConfig.ts"
 import { ConfigReload } from "./services/ConfigReload.ts"
+import { ProfileCache } from "./services/ProfileCache.ts"
 import { RuntimeConfig } from "./services/RuntimeConfig.ts"
+import { Upstreams } from "./services/Upstreams.ts"
 import * as Tracing from "./Tracing.ts"
+import { UpstreamClient } from "./toolkit/UpstreamClient.ts"
 
 Group.run({
   signals: Signals.member,
@@ -22,7 +27,14 @@ Group.run({
   faults: ProcessFaults.member
 }).pipe(
   Effect.provide(
-    Layer.mergeAll(ApiServer.layer, AdminServer.layer, ProcessFaults.layer).pipe(
+    Layer.mergeAll(ApiServer.layerWith(AggregateRoute.routes), AdminServer.layer, ProcessFaults.layer).pipe(
+      Layer.provide(
+        Aggregate.layer.pipe(
+          Layer.provide(ProfileCache.layer),
+          Layer.provideMerge(Upstreams.layer),
+          Layer.provide(UpstreamClient.layer)
+        )
+      ),
       Layer.provideMerge(ConfigReload.layer),
       Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer, RuntimeConfig.layer, Tracing.layer))
     )

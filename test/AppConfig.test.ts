@@ -20,7 +20,9 @@ const plain = (c: AppConfigValues) => ({
   headersTimeout: Duration.toMillis(c.headersTimeout),
   requestTimeout: Duration.toMillis(c.requestTimeout),
   keepAliveTimeout: Duration.toMillis(c.keepAliveTimeout),
-  unreadBodyTimeout: Duration.toMillis(c.unreadBodyTimeout)
+  unreadBodyTimeout: Duration.toMillis(c.unreadBodyTimeout),
+  profileCacheTtl: Duration.toMillis(c.profileCacheTtl),
+  aggregateTimeout: Duration.toMillis(c.aggregateTimeout)
 })
 
 describe("AppConfig.load", () => {
@@ -39,7 +41,10 @@ describe("AppConfig.load", () => {
         headersTimeout: 10_000,
         requestTimeout: 60_000,
         keepAliveTimeout: 65_000,
-        unreadBodyTimeout: 2_000
+        unreadBodyTimeout: 2_000,
+        profileCacheSize: 10_000,
+        profileCacheTtl: 30_000,
+        aggregateTimeout: 10_000
       })
     })
   )
@@ -59,7 +64,10 @@ describe("AppConfig.load", () => {
         HEADERS_TIMEOUT: "5 seconds",
         REQUEST_TIMEOUT: "30 seconds",
         KEEP_ALIVE_TIMEOUT: "75 seconds",
-        UNREAD_BODY_TIMEOUT: "500"
+        UNREAD_BODY_TIMEOUT: "500",
+        PROFILE_CACHE_SIZE: "0",
+        PROFILE_CACHE_TTL: "0",
+        AGGREGATE_TIMEOUT: "2 seconds"
       })
       expect(plain(config)).toEqual({
         port: 3000,
@@ -74,7 +82,10 @@ describe("AppConfig.load", () => {
         headersTimeout: 5_000,
         requestTimeout: 30_000,
         keepAliveTimeout: 75_000,
-        unreadBodyTimeout: 500
+        unreadBodyTimeout: 500,
+        profileCacheSize: 0,
+        profileCacheTtl: 0,
+        aggregateTimeout: 2_000
       })
     })
   )
@@ -103,7 +114,12 @@ describe("AppConfig.load", () => {
     ["HEADERS_TIMEOUT", "-1"],
     ["REQUEST_TIMEOUT", "forever"],
     ["KEEP_ALIVE_TIMEOUT", "-2 seconds"],
-    ["UNREAD_BODY_TIMEOUT", "a while"]
+    ["UNREAD_BODY_TIMEOUT", "a while"],
+    ["PROFILE_CACHE_SIZE", "-1"],
+    ["PROFILE_CACHE_SIZE", "many"],
+    ["PROFILE_CACHE_TTL", "-1 seconds"],
+    ["AGGREGATE_TIMEOUT", "0"],
+    ["AGGREGATE_TIMEOUT", "never"]
   ]
   it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
     Effect.gen(function* () {

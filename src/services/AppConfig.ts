@@ -30,6 +30,12 @@ export interface AppConfigValues {
   readonly keepAliveTimeout: Duration.Duration
   /** HTTP: how long an unread request body may keep arriving after its answer before the connection is closed */
   readonly unreadBodyTimeout: Duration.Duration
+  /** profiles kept in the aggregation's local cache at most; 0 = no cache */
+  readonly profileCacheSize: number
+  /** how long a cached profile is served */
+  readonly profileCacheTtl: Duration.Duration
+  /** the deadline of an aggregate request that sends none (an earlier `x-request-timeout-ms` governs) */
+  readonly aggregateTimeout: Duration.Duration
 }
 
 /** AppConfig.defaults — the values used when a variable is unset. */
@@ -47,7 +53,10 @@ export const defaults: AppConfigValues = {
   headersTimeout: Duration.seconds(10),
   requestTimeout: Duration.seconds(60),
   keepAliveTimeout: Duration.seconds(65),
-  unreadBodyTimeout: Duration.seconds(2)
+  unreadBodyTimeout: Duration.seconds(2),
+  profileCacheSize: 10_000,
+  profileCacheTtl: Duration.seconds(30),
+  aggregateTimeout: Duration.seconds(10)
 }
 
 const levels: Record<string, LogLevel.LogLevel> = {
@@ -86,6 +95,10 @@ const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a
 const firstLine = (message: string) => (message.split("\n")[0] ?? message).replace(/^[A-Za-z]+Error[(:]\s*/, "")
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
+
+const nonNegativeInt = (n: number) => (n >= 0 ? undefined : "expected an integer of 0 or more")
+
+const positive = (d: Duration.Duration) => (Duration.toMillis(d) > 0 ? undefined : "expected a duration above 0")
 
 export const nonNegative = (d: Duration.Duration) =>
   Duration.toMillis(d) >= 0 ? undefined : "expected a duration of 0 or more"
@@ -147,6 +160,24 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
       duration("UNREAD_BODY_TIMEOUT"),
       defaults.unreadBodyTimeout,
       nonNegative
+    ),
+    profileCacheSize: yield* read(
+      "PROFILE_CACHE_SIZE",
+      Config.Int("PROFILE_CACHE_SIZE"),
+      defaults.profileCacheSize,
+      nonNegativeInt
+    ),
+    profileCacheTtl: yield* read(
+      "PROFILE_CACHE_TTL",
+      duration("PROFILE_CACHE_TTL"),
+      defaults.profileCacheTtl,
+      nonNegative
+    ),
+    aggregateTimeout: yield* read(
+      "AGGREGATE_TIMEOUT",
+      duration("AGGREGATE_TIMEOUT"),
+      defaults.aggregateTimeout,
+      positive
     )
   }
   // Node's rule: a head cannot be allowed longer than the whole request (0 disables either)
