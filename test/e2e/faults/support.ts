@@ -1,0 +1,141 @@
+/**
+ * faults/support — what the fault suite adds to `../support.ts`: the fault program, raw sockets that misbehave on
+ * purpose, keep-alive load that classifies every request it wrote, and readers for the admin port.
+ *
+ * - `startFaultProgram` runs `fault-program.ts` (the reference service with faults on request) like the built one.
+ * - `rawConnection` is a loopback socket that records everything it received and when the server closed it (a
+ *   reset counts as closed); it never throws on a socket error.
+ * - `trickle` writes bytes one slice at a time at a fixed rate until stopped or the socket closes.
+ * - `keepAliveLoad` runs `clients` keep-alive connections, each sending its next request as soon as the previous
+ *   response ended, and records every request's fate: answered, refused (a new connection refused: never accepted),
+ *   or lost (anything else after the request was written — a reset, a hang-up).
+ * - `metricCount` sums `http_requests_total` samples of the admin port's `/metrics` matching some labels.
+ */
+import http from "node:http"
+import net from "node:net"
+import path from "node:path"
+import { get, host, type Program, type Reply, startProgram } from "../support.ts"
+
+/** faultProgram — the reference service with faults on request (see `fault-program.ts`). */
+export const faultProgram = path.resolve(import.meta.dirname, "fault-program.ts")
+
+/** startFaultProgram — `startProgram` for `fault-program.ts`. */
+export const startFaultProgram = (env: Readonly<Record<string, string>> = {}): Promise<Program> =>
+  startProgram(env, { program: faultProgram })
+
+/** RawConnection — a raw loopback socket and what the server sent on it. */
+export interface RawConnection {
+  readonly socket: net.Socket
+  /** everything received so far (latin1) */
+  readonly received: () => string
+  /** resolves with `performance.now()` when the connection closed (by either side, or by a reset) */
+  readonly closed: Promise<number>
+  /** resolves with the first error code on the socket, if any (`ECONNRESET`, …) */
+  readonly error: () => string | undefined
+}
+
+/** rawConnection — connects to `host:port`; resolves once connected. */
+export const rawConnection = (port: number): Promise<RawConnection> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port })
+    let text = ""
+    let code: string | undefined
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("latin1")
+    })
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      code ??= error.code ?? error.message
+    })
+    const closed = new Promise<number>((done) => socket.once("close", () => done(performance.now())))
+    socket.once("connect", () => resolve({ socket, received: () => text, closed, error: () => code }))
+    socket.once("error", reject)
+  })
+
+/** trickle — writes `next()` every `everyMillis` until `stop()` or the socket closes; returns `stop`. */
+export const trickle = (socket: net.Socket, next: () => string, everyMillis: number): (() => void) => {
+  const timer = setInterval(() => {
+    if (socket.destroyed || !socket.writable) return clearInterval(timer)
+    socket.write(next())
+  }, everyMillis)
+  socket.once("close", () => clearInterval(timer))
+  return () => clearInterval(timer)
+}
+
+/** Fate — how one request of `keepAliveLoad` ended. */
+export type Fate =
+  | { readonly kind: "answered"; readonly status: number; readonly at: number }
+  | { readonly kind: "refused"; readonly at: number }
+  | { readonly kind: "lost"; readonly error: string; readonly at: number }
+
+/** Load — a running `keepAliveLoad`. */
+export interface Load {
+  readonly fates: ReadonlyArray<Fate>
+  /** stops sending; resolves when every client has finished its last request */
+  readonly stop: () => Promise<void>
+  /** resolves when every client has stopped by itself (its connection refused or lost) or after `stop` */
+  readonly done: Promise<void>
+}
+
+const isRefused = (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED"
+
+/**
+ * keepAliveLoad — `clients` connections, each with an agent of one keep-alive socket, requesting `paths` in turn back
+ * to back. A client stops at its first refused connection (the listener is closed: everything after would be refused
+ * too) or at `stop()`. A refused request was never written to an accepted connection; anything else that fails is
+ * `lost`.
+ */
+export const keepAliveLoad = (port: number, clients: number, paths: ReadonlyArray<string>): Load => {
+  const fates: Array<Fate> = []
+  let stopped = false
+  const agents: Array<http.Agent> = []
+  const client = async (index: number) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    agents.push(agent)
+    for (let n = index; !stopped; n++) {
+      const target = paths[n % paths.length] ?? "/healthz"
+      const fate = await get(port, target, { agent, timeoutMs: 30_000 }).then(
+        (reply: Reply): Fate => ({ kind: "answered", status: reply.status, at: reply.at }),
+        (error: NodeJS.ErrnoException): Fate =>
+          isRefused(error)
+            ? { kind: "refused", at: performance.now() }
+            : { kind: "lost", error: `${error.code ?? ""} ${error.message}`, at: performance.now() }
+      )
+      fates.push(fate)
+      if (fate.kind !== "answered") break
+    }
+  }
+  const done = Promise.all(Array.from({ length: clients }, (_, index) => client(index))).then(() => {
+    for (const agent of agents) agent.destroy()
+  })
+  return {
+    fates,
+    done,
+    stop: () => {
+      stopped = true
+      return done
+    }
+  }
+}
+
+/** metricCount — the sum of `http_requests_total` samples on `/metrics` whose labels include all of `labels`. */
+export const metricCount = async (adminPort: number, labels: Readonly<Record<string, string>>): Promise<number> => {
+  const text = (await get(adminPort, "/metrics")).body
+  let total = 0
+  for (const line of text.split("\n")) {
+    const match = /^http_requests_total\{([^}]*)\} (\S+)/.exec(line)
+    if (match === null) continue
+    const present = match[1] ?? ""
+    if (Object.entries(labels).every(([name, value]) => present.includes(`${name}="${value}"`))) {
+      total += Number(match[2])
+    }
+  }
+  return total
+}
+
+/** fiberDump — the admin port's `/debug/fibers` as text and as its list of entries. */
+export const fiberDump = async (
+  adminPort: number
+): Promise<{ readonly text: string; readonly entries: ReadonlyArray<{ readonly label: string }> }> => {
+  const text = (await get(adminPort, "/debug/fibers")).body
+  return { text, entries: (JSON.parse(text) as { fibers: ReadonlyArray<{ label: string }> }).fibers }
+}
