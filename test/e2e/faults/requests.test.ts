@@ -1,11 +1,12 @@
 /**
  * Fault suite — hostile requests that hold today: headers over the limit (431), invalid HTTP (400, no crash, no log
- * flood), a body over a route's limit (413 before the body is read), secrets in a query string or a header (absent
+ * flood), a body over a route's limit (413 before the body is read), a 100 MB body nobody reads (the connection
+ * closed soon after the answer), secrets in a query string or a header (absent
  * from the fiber dump), and a SIGHUP storm (no crash, nothing left behind).
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { exitOf, get, host, killLeftovers, sleep, startProgram, within } from "../support.ts"
-import { fiberDump, rawConnection, startFaultProgram } from "./support.ts"
+import { fiberDump, rawConnection, startFaultProgram, trickle } from "./support.ts"
 
 afterEach(killLeftovers)
 
@@ -67,6 +68,34 @@ describe("fault suite: hostile requests", () => {
     while (statusOf(connection.received()) === 0 && performance.now() < deadline) await sleep(20)
     expect(statusOf(connection.received()), connection.received().slice(0, 200)).toBe(413)
     connection.socket.destroy()
+    expect((await get(program.port, "/healthz")).status).toBe(200)
+  })
+
+  it("a 100 MB body to a route that does not read it: answered, connection closed within 5 s of the answer", async () => {
+    const program = await startProgram()
+    const uploader = await rawConnection(program.port)
+    const size = 100 * 1024 * 1024
+    uploader.socket.write(`GET /api/delay/0 HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${size}\r\n\r\n`)
+    // a steady uploader (~12 MB/s, about 8 s for all of it) that never stops by itself before the server does
+    const chunk = Buffer.alloc(64 * 1024, 120)
+    let written = 0
+    const stop = trickle(
+      uploader.socket,
+      () => {
+        if (written >= size) return ""
+        written += chunk.length
+        return chunk.toString("latin1")
+      },
+      5
+    )
+    const deadline = performance.now() + 5_000
+    while (!/^HTTP\/1\.1 \d{3} /.test(uploader.received()) && performance.now() < deadline) await sleep(10)
+    const answeredAt = performance.now()
+    expect(uploader.received()).toMatch(/^HTTP\/1\.1 200 /)
+    const closed = await within(uploader.closed, 6_000, "the connection to be closed after the answer").finally(stop)
+
+    expect(closed - answeredAt).toBeLessThan(5_000)
+    expect(written, "closed before the whole body was sent").toBeLessThan(size)
     expect((await get(program.port, "/healthz")).status).toBe(200)
   })
 

@@ -61,6 +61,16 @@ export const trickle = (socket: net.Socket, next: () => string, everyMillis: num
   return () => clearInterval(timer)
 }
 
+/** slices — `next()` for `trickle`: `text` `size` characters at a time, then empty strings. */
+export const slices = (text: string, size: number): (() => string) => {
+  let offset = 0
+  return () => {
+    const slice = text.slice(offset, offset + size)
+    offset += size
+    return slice
+  }
+}
+
 /** Fate — how one request of `keepAliveLoad` ended. */
 export type Fate =
   | { readonly kind: "answered"; readonly status: number; readonly at: number }
