@@ -1,7 +1,7 @@
 /**
  * Fault suite, PENDING on branch `hostile` (issue #8: pipelined requests per connection are bounded). Written as it
- * will run once that lands; the lead renames it to `pipelining.test.ts` — slow (two servers under load), so it runs
- * in `npm run test:faults`, not in `npm test`.
+ * will run once that lands; the lead renames it to `pipelining.slow.ts` — slow (two servers under load), so it runs
+ * in `npm run test:faults` (whose include matches `*.slow.ts`), not in `npm test`.
  *
  * 128 clients pipeline `GET /healthz` without ever reading a response, for a few seconds, first against a raw
  * `node:http` server with the same routes (`bench/baseline.ts`), then against the program. The program's peak RSS
