@@ -84,7 +84,14 @@ const main = async () => {
     }
   )
   const pid = child.pid ?? 0
-  const loop: Array<{ p50: number; p99: number; max: number; heapMiB: number }> = []
+  const loop: Array<{
+    p50: number
+    p99: number
+    max: number
+    heapMiB: number
+    heapTotalMiB: number
+    externalMiB: number
+  }> = []
   let errText = ""
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     errText += chunk
@@ -149,7 +156,7 @@ const main = async () => {
   console.log(
     `soak: ${seconds} s, ${connections} connections, SIGHUP every ${hupEvery} s, warm-up ${warmup} s, pid ${pid}`
   )
-  console.log("   t  req/s  RSS MiB  heap MiB  loop p50  loop p99  loop max  lost")
+  console.log("   t  req/s  RSS MiB  heap used/total MiB  external MiB  loop p50  loop p99  loop max  lost")
   for (let t = 1; t <= seconds; t++) {
     await sleep(started + t * 1_000 - performance.now())
     rss.push(rssKb(pid))
@@ -163,7 +170,8 @@ const main = async () => {
       lastAnswered = answered
       console.log(
         `${String(t).padStart(4)}  ${String(rate).padStart(5)}  ${(median(rss.slice(-5)) / 1024).toFixed(1).padStart(7)}` +
-          `  ${(recent.at(-1)?.heapMiB ?? 0).toFixed(1).padStart(8)}` +
+          `  ${`${(recent.at(-1)?.heapMiB ?? 0).toFixed(1)} / ${(recent.at(-1)?.heapTotalMiB ?? 0).toFixed(1)}`.padStart(19)}` +
+          `  ${(recent.at(-1)?.externalMiB ?? 0).toFixed(1).padStart(12)}` +
           `  ${median(recent.map((s) => s.p50))
             .toFixed(1)
             .padStart(8)}  ${Math.max(...recent.map((s) => s.p99))

@@ -4,12 +4,13 @@
  *
  * - `startFaultProgram` runs `fault-program.ts` (the reference service with faults on request) like the built one.
  * - `rawConnection` is a loopback socket that records everything it received and when the server closed it (a
- *   reset counts as closed); it never throws on a socket error.
+ *   reset counts as closed); it never throws on a socket error. `slices` feeds `trickle` a text piece by piece.
  * - `trickle` writes bytes one slice at a time at a fixed rate until stopped or the socket closes.
  * - `keepAliveLoad` runs `clients` keep-alive connections, each sending its next request as soon as the previous
  *   response ended, and records every request's fate: answered, refused (a new connection refused: never accepted),
  *   or lost (anything else after the request was written — a reset, a hang-up).
- * - `metricCount` sums `http_requests_total` samples of the admin port's `/metrics` matching some labels.
+ * - `metricCount` sums `http_requests_total` samples of the admin port's `/metrics` matching some labels;
+ *   `fiberDump` reads `/debug/fibers`.
  */
 import http from "node:http"
 import net from "node:net"
@@ -30,8 +31,6 @@ export interface RawConnection {
   readonly received: () => string
   /** resolves with `performance.now()` when the connection closed (by either side, or by a reset) */
   readonly closed: Promise<number>
-  /** resolves with the first error code on the socket, if any (`ECONNRESET`, …) */
-  readonly error: () => string | undefined
 }
 
 /** rawConnection — connects to `host:port`; resolves once connected. */
@@ -39,15 +38,12 @@ export const rawConnection = (port: number): Promise<RawConnection> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host, port })
     let text = ""
-    let code: string | undefined
     socket.on("data", (chunk: Buffer) => {
       text += chunk.toString("latin1")
     })
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      code ??= error.code ?? error.message
-    })
+    socket.on("error", () => {}) // a reset is seen as `closed`
     const closed = new Promise<number>((done) => socket.once("close", () => done(performance.now())))
-    socket.once("connect", () => resolve({ socket, received: () => text, closed, error: () => code }))
+    socket.once("connect", () => resolve({ socket, received: () => text, closed }))
     socket.once("error", reject)
   })
 
@@ -80,9 +76,7 @@ export type Fate =
 /** Load — a running `keepAliveLoad`. */
 export interface Load {
   readonly fates: ReadonlyArray<Fate>
-  /** stops sending; resolves when every client has finished its last request */
-  readonly stop: () => Promise<void>
-  /** resolves when every client has stopped by itself (its connection refused or lost) or after `stop` */
+  /** resolves when every client has stopped (its connection refused or its request lost) */
   readonly done: Promise<void>
 }
 
@@ -91,17 +85,16 @@ const isRefused = (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED
 /**
  * keepAliveLoad — `clients` connections, each with an agent of one keep-alive socket, requesting `paths` in turn back
  * to back. A client stops at its first refused connection (the listener is closed: everything after would be refused
- * too) or at `stop()`. A refused request was never written to an accepted connection; anything else that fails is
+ * too) or its first lost request. A refused request was never written to an accepted connection; anything else that fails is
  * `lost`.
  */
 export const keepAliveLoad = (port: number, clients: number, paths: ReadonlyArray<string>): Load => {
   const fates: Array<Fate> = []
-  let stopped = false
   const agents: Array<http.Agent> = []
   const client = async (index: number) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
     agents.push(agent)
-    for (let n = index; !stopped; n++) {
+    for (let n = index; ; n++) {
       const target = paths[n % paths.length] ?? "/healthz"
       const fate = await get(port, target, { agent, timeoutMs: 30_000 }).then(
         (reply: Reply): Fate => ({ kind: "answered", status: reply.status, at: reply.at }),
@@ -117,14 +110,7 @@ export const keepAliveLoad = (port: number, clients: number, paths: ReadonlyArra
   const done = Promise.all(Array.from({ length: clients }, (_, index) => client(index))).then(() => {
     for (const agent of agents) agent.destroy()
   })
-  return {
-    fates,
-    done,
-    stop: () => {
-      stopped = true
-      return done
-    }
-  }
+  return { fates, done }
 }
 
 /** metricCount — the sum of `http_requests_total` samples on `/metrics` whose labels include all of `labels`. */
