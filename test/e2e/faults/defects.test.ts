@@ -3,11 +3,12 @@
  * nothing more; a defect in a member, an `uncaughtException` from a timer and an `unhandledRejection` each take the
  * graceful path — the request in flight is answered, the group drains, exit 1, the cause logged once.
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { exitOf, get, killLeftovers, type LogLine, messageOf, sleep } from "../support.ts"
-import { startFaultProgram } from "./support.ts"
+import { faultBundle, startFaultProgram } from "./support.ts"
 
 afterEach(killLeftovers)
+beforeAll(() => faultBundle().then(() => {}), 60_000)
 
 /** the error lines that mention `text` (the "shutting down: <reason>" line names it too, at info level) */
 const errorsMentioning = (logs: ReadonlyArray<LogLine>, text: string) =>

@@ -3,11 +3,12 @@
  * handler that never ends, a finalizer that hangs, a WebSocket. Real processes, real signals, loopback sockets;
  * every wait is bounded and every timing bound has a margin for a loaded two-core machine.
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { exitOf, get, killLeftovers, sleep, startProgram, withMessage } from "../support.ts"
-import { keepAliveLoad, rawConnection, startFaultProgram } from "./support.ts"
+import { faultBundle, keepAliveLoad, loggedAt, rawConnection, startFaultProgram } from "./support.ts"
 
 afterEach(killLeftovers)
+beforeAll(() => faultBundle().then(() => {}), 60_000)
 
 describe("fault suite: the drain", () => {
   it("SIGTERM under keep-alive load (16 connections, back to back): no written request is reset; refusals only after the listener closed", async () => {
@@ -62,9 +63,13 @@ describe("fault suite: the drain", () => {
     expect(finished.status, "the request that could finish did").toBe(200)
     expect(stuck.status).toBe(503)
     expect(exit.code, program.output()).toBe(2)
-    expect(exit.at - sent).toBeGreaterThanOrEqual(budget * 0.9)
-    expect(exit.at - sent).toBeLessThanOrEqual(budget * 1.1)
-    expect(stuck.at - sent).toBeGreaterThanOrEqual(budget * 0.9)
+    // the budget runs from the moment the program saw the signal (its "shutting down" line): on a loaded machine the
+    // signal itself can take a while to reach the event loop
+    const began = loggedAt(await program.waitForLog(withMessage("shutting down")))
+    expect(began - sent, "the signal was seen").toBeGreaterThanOrEqual(-50)
+    expect(exit.at - began).toBeGreaterThanOrEqual(budget * 0.9)
+    expect(exit.at - began).toBeLessThanOrEqual(budget * 1.1)
+    expect(stuck.at - began).toBeGreaterThanOrEqual(budget * 0.9)
   })
 
   it("a finalizer that hangs, then a second SIGINT: exit 2 within 200 ms of the second signal", async () => {

@@ -2,8 +2,8 @@
  * fault-program — the reference service with faults on request, for the rows of the fault suite that need a fault
  * *inside* the process (the built `dist/program.js` has no route that throws, and should not have one).
  *
- * It is `src/program.ts` — the same group (`signals`, `api`, `admin`, `faults`), the same layers, `Main.run` — run
- * from source by `node` (type stripping), with these additions on the API server:
+ * It is `src/program.ts` — the same group (`signals`, `api`, `admin`, `faults`), the same layers, `Main.run` — bundled
+ * like the program (`faultBundle` in `support.ts`), with these additions on the API server:
  * - `GET /fault/defect` dies inside the handler (`Effect.die`); the request gets 500, the service keeps serving;
  * - `GET /fault/never` never ends (interruptible): only the shutdown budget ends it;
  * - `GET /fault/member` makes the member `fault` die: the group drains and exits 1;

@@ -4,11 +4,12 @@
  * closed soon after the answer), secrets in a query string or a header (absent
  * from the fiber dump), and a SIGHUP storm (no crash, nothing left behind).
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { exitOf, get, host, killLeftovers, sleep, startProgram, within } from "../support.ts"
-import { fiberDump, rawConnection, startFaultProgram, trickle } from "./support.ts"
+import { faultBundle, fiberDump, rawConnection, startFaultProgram, trickle } from "./support.ts"
 
 afterEach(killLeftovers)
+beforeAll(() => faultBundle().then(() => {}), 60_000)
 
 /** the status line's code of a raw answer, or 0 */
 const statusOf = (text: string) => Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0)

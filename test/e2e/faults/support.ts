@@ -2,7 +2,9 @@
  * faults/support — what the fault suite adds to `../support.ts`: the fault program, raw sockets that misbehave on
  * purpose, keep-alive load that classifies every request it wrote, and readers for the admin port.
  *
- * - `startFaultProgram` runs `fault-program.ts` (the reference service with faults on request) like the built one.
+ * - `startFaultProgram` runs `fault-program.ts` (the reference service with faults on request) like the built one:
+ *   bundled by esbuild as `npm run build` bundles the program (once per test worker, into a temporary directory), so
+ *   that it starts as fast as the program does rather than type-stripping all of `src` at each start.
  * - `rawConnection` is a loopback socket that records everything it received and when the server closed it (a
  *   reset counts as closed); it never throws on a socket error. `slices` feeds `trickle` a text piece by piece.
  * - `trickle` writes bytes one slice at a time at a fixed rate until stopped or the socket closes.
@@ -10,19 +12,53 @@
  *   response ended, and records every request's fate: answered, refused (a new connection refused: never accepted),
  *   or lost (anything else after the request was written — a reset, a hang-up).
  * - `metricCount` sums `http_requests_total` samples of the admin port's `/metrics` matching some labels;
- *   `fiberDump` reads `/debug/fibers`.
+ *   `fiberDump` reads `/debug/fibers`; `loggedAt` places a log line's timestamp on this process's clock.
  */
+import { mkdtempSync } from "node:fs"
 import http from "node:http"
 import net from "node:net"
+import os from "node:os"
 import path from "node:path"
-import { get, host, type Program, type Reply, startProgram } from "../support.ts"
+import { build } from "esbuild"
+import { get, host, type LogLine, type Program, type Reply, startProgram } from "../support.ts"
 
 /** faultProgram — the reference service with faults on request (see `fault-program.ts`). */
 export const faultProgram = path.resolve(import.meta.dirname, "fault-program.ts")
 
-/** startFaultProgram — `startProgram` for `fault-program.ts`. */
-export const startFaultProgram = (env: Readonly<Record<string, string>> = {}): Promise<Program> =>
-  startProgram(env, { program: faultProgram })
+let bundled: Promise<string> | undefined
+
+/** faultBundle — `fault-program.ts` bundled (once per process) with the program's esbuild settings; its path. */
+export const faultBundle = (): Promise<string> => {
+  bundled ??= (async () => {
+    const outfile = path.join(mkdtempSync(path.join(os.tmpdir(), "fault-program-")), "fault-program.js")
+    await build({
+      entryPoints: [faultProgram],
+      outfile,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      logLevel: "warning",
+      // `ws` (WebSocket upgrades) is CommonJS and `require`s Node's built-ins, as in scripts/build.ts
+      banner: {
+        js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
+      }
+    })
+    return outfile
+  })()
+  return bundled
+}
+
+/** startFaultProgram — `startProgram` for `fault-program.ts` (bundled: `faultBundle`). */
+export const startFaultProgram = async (env: Readonly<Record<string, string>> = {}): Promise<Program> =>
+  startProgram(env, { program: await faultBundle() })
+
+/**
+ * loggedAt — when the program wrote `line` (its `timestamp`), on this process's `performance.now()` scale: the time
+ * the program itself saw something happen, without the delay a loaded machine adds to signal delivery.
+ */
+export const loggedAt = (line: LogLine): number =>
+  Date.parse((line as LogLine & { readonly timestamp: string }).timestamp) - performance.timeOrigin
 
 /** RawConnection — a raw loopback socket and what the server sent on it. */
 export interface RawConnection {
