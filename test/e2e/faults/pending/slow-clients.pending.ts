@@ -9,8 +9,18 @@
  * see `requests.test.ts`.)
  */
 import { afterEach, describe, expect, it } from "vitest"
-import { exitOf, get, host, killLeftovers, sleep, startProgram, within, withMessage } from "../../support.ts"
-import { loggedAt, rawConnection, slices, trickle } from "../support.ts"
+import {
+  exitOf,
+  get,
+  host,
+  killLeftovers,
+  type Program,
+  sleep,
+  startProgram,
+  within,
+  withMessage
+} from "../../support.ts"
+import { loggedAt, type RawConnection, rawConnection, slices, trickle } from "../support.ts"
 
 /**
  * The variable that sets the headers timeout outside shutdown. Its name is chosen by the `hostile` branch: correct it
@@ -24,6 +34,19 @@ afterEach(killLeftovers)
 const grace = 250
 const budget = 5_000
 
+/** SIGTERM; then the exit is 0 and `connection` closed within the idle grace + 500 ms of the program seeing it */
+const expectDrainWithinGrace = async (program: Program, connection: RawConnection) => {
+  program.kill("SIGTERM")
+  const exit = await exitOf(program)
+  // from the moment the program saw the signal (a loaded machine may take a while to deliver it)
+  const began = loggedAt(await program.waitForLog(withMessage("shutting down")))
+  const closed = await within(connection.closed, 1_000, "the slow connection to be closed")
+
+  expect(exit.code, program.output()).toBe(0)
+  expect(exit.at - began).toBeLessThan(grace + 500)
+  expect(closed - began).toBeLessThan(grace + 500)
+}
+
 describe("fault suite: slow clients (pending: hostile)", () => {
   it("headers trickled at 10 B/s, SIGTERM, 5 s budget: exit 0 within the idle grace + 500 ms", async () => {
     const program = await startProgram({ SHUTDOWN_TIMEOUT: `${budget} millis`, DRAIN_IDLE_GRACE: `${grace} millis` })
@@ -31,15 +54,7 @@ describe("fault suite: slow clients (pending: hostile)", () => {
     const head = `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Padding: ${"p".repeat(10_000)}\r\n\r\n`
     trickle(slow.socket, slices(head, 1), 100)
     await sleep(1_000)
-    program.kill("SIGTERM")
-    const exit = await exitOf(program)
-    // from the moment the program saw the signal (a loaded machine may take a while to deliver it)
-    const began = loggedAt(await program.waitForLog(withMessage("shutting down")))
-    const closed = await within(slow.closed, 1_000, "the trickling connection to be closed")
-
-    expect(exit.code, program.output()).toBe(0)
-    expect(exit.at - began).toBeLessThan(grace + 500)
-    expect(closed - began).toBeLessThan(grace + 500)
+    await expectDrainWithinGrace(program, slow)
   })
 
   it("an endless chunked body, SIGTERM, 5 s budget: the request is cut, exit 0 within the idle grace + 500 ms", async () => {
@@ -49,15 +64,7 @@ describe("fault suite: slow clients (pending: hostile)", () => {
     trickle(endless.socket, () => "1\r\nx\r\n", 50)
     await sleep(500)
     expect(endless.received(), "answered while its body still arrives").toMatch(/^HTTP\/1\.1 200 /)
-    program.kill("SIGTERM")
-    const exit = await exitOf(program)
-    // from the moment the program saw the signal (a loaded machine may take a while to deliver it)
-    const began = loggedAt(await program.waitForLog(withMessage("shutting down")))
-    const closed = await within(endless.closed, 1_000, "the endless body's connection to be cut")
-
-    expect(exit.code, program.output()).toBe(0)
-    expect(exit.at - began).toBeLessThan(grace + 500)
-    expect(closed - began).toBeLessThan(grace + 500)
+    await expectDrainWithinGrace(program, endless)
   })
 
   it("slowloris at 1 B/s while serving: 408 or close at the headers timeout; other clients unaffected", async () => {
