@@ -1,12 +1,11 @@
 /**
- * Fault suite, PENDING on branch `hostile` (issue #8: slow clients during drain get deadlines; headers, request and
- * keep-alive timeouts; a bounded unread-body drain). Written as it will run once that lands: the lead renames this
- * file to `slow-clients.test.ts` after the merge.
+ * Fault suite: slow clients (issue #8) — during the drain a trickling client gets a deadline, not a restart; outside
+ * shutdown the headers timeout ends a slowloris.
  *
- * Today each case fails for the reason the issue gives: a trickling client restarts the idle grace with every byte,
- * so the drain waits for the whole budget and the exit is 2; Node's 60 s headers timeout never ends a slowloris. (A
- * 100 MB body to a route that does not read it already holds: Node closes that connection right after the answer;
- * see `requests.test.ts`.)
+ * Before the fix each case failed for the reason the issue gives: a trickling client restarted the idle grace with
+ * every byte, so the drain waited for the whole budget and the exit was 2; Node's 60 s headers timeout never ended a
+ * slowloris. (A 100 MB body to a route that does not read it already held: Node closes that connection right after
+ * the answer; see `requests.test.ts`.)
  */
 import { afterEach, describe, expect, it } from "vitest"
 import {
@@ -19,8 +18,8 @@ import {
   startProgram,
   within,
   withMessage
-} from "../../support.ts"
-import { loggedAt, type RawConnection, rawConnection, slices, trickle } from "../support.ts"
+} from "../support.ts"
+import { loggedAt, type RawConnection, rawConnection, slices, trickle } from "./support.ts"
 
 /**
  * The variable that sets the headers timeout outside shutdown. Its name is chosen by the `hostile` branch: correct it
@@ -47,7 +46,7 @@ const expectDrainWithinGrace = async (program: Program, connection: RawConnectio
   expect(closed - began).toBeLessThan(grace + 500)
 }
 
-describe("fault suite: slow clients (pending: hostile)", () => {
+describe("fault suite: slow clients", () => {
   it("headers trickled at 10 B/s, SIGTERM, 5 s budget: exit 0 within the idle grace + 500 ms", async () => {
     const program = await startProgram({ SHUTDOWN_TIMEOUT: `${budget} millis`, DRAIN_IDLE_GRACE: `${grace} millis` })
     const slow = await rawConnection(program.port)
@@ -84,7 +83,9 @@ describe("fault suite: slow clients (pending: hostile)", () => {
     const closed = await within(loris.closed, headersTimeoutMillis + 2_000, "the slowloris to be closed")
 
     expect(closed - opened).toBeGreaterThanOrEqual(headersTimeoutMillis - 100)
-    expect(closed - opened).toBeLessThan(headersTimeoutMillis + 1_500)
+    // Node checks its timeouts every second (ServerTimeouts sets `connectionsCheckingInterval` to 1 s): the close
+    // comes up to a second after the timeout, plus the event loop's lag on a loaded machine
+    expect(closed - opened).toBeLessThan(headersTimeoutMillis + 2_000)
     const answer = loris.received()
     expect(answer === "" || /^HTTP\/1\.1 408 /.test(answer), answer).toBe(true)
     expect(Math.max(...latencies), "other clients were served as usual").toBeLessThan(500)
