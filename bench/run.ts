@@ -3,15 +3,19 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,cluster; BENCH_BASELINE=<script> makes
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,
+ * cluster
+ * (`aggregate` selects all three of the aggregation's); BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
  */
 import os from "node:os"
+import { aggregateScenario, poolScenario, singleflightScenario } from "./aggregate.ts"
 import { clusterScenario } from "./cluster.ts"
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
 import { lostScenario } from "./lost.ts"
+import { pipeliningScenario } from "./pipelining.ts"
 import { scriptFor } from "./proc.ts"
 import { log, printTable, type Row, type ScenarioResult, writeResults } from "./report.ts"
 import { startupScenario } from "./startup.ts"
@@ -35,6 +39,10 @@ const scenarios: ReadonlyArray<{
   { name: "drain", aliases: ["drain"], run: drainScenario },
   { name: "lost", aliases: ["lost"], run: lostScenario },
   { name: "idle", aliases: ["idle"], run: () => idleScenario(Math.min(rounds, 3)) },
+  { name: "pipelining", aliases: ["pipelining"], run: () => pipeliningScenario(Math.min(rounds, 3)) },
+  { name: "aggregate", aliases: ["aggregate"], run: () => aggregateScenario(rounds) },
+  { name: "singleflight", aliases: ["singleflight", "aggregate"], run: singleflightScenario },
+  { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) },
   { name: "cluster", aliases: ["cluster", "workers"], run: () => clusterScenario(rounds) }
 ]
 

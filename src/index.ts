@@ -3,7 +3,8 @@
  * - `GracefulHttpServer` — the drop-in for `NodeHttpServer.layer` whose shutdown loses no request, with `Health`
  *   (liveness/readiness routes), `RequestMetrics` and the `Lifecycle` they share (readiness checks, shutdown hooks);
  * - the service's own lifecycle pieces: `Group` (errgroup for members), `Main` (the process runner), the members
- *   (`ApiServer`, `AdminServer`, `Signals`, `ProcessFaults`) and their configuration;
+ *   (`ApiServer`, `AdminServer`, `Signals`, `ProcessFaults`) and their configuration, the reloadable part of it
+ *   (`RuntimeConfig`, `ConfigReload` on SIGHUP) and OTLP tracing (`Tracing`);
  * - the cluster (`WORKERS` > 1): `Cluster` (the role of this process), `ClusterPrimary`, `ClusterWorker`,
  *   `ClusterAdmin` and `MetricsAggregate`;
  * - the Go toolkit (`ErrGroup`, `Channel`, `Mutex`, …, request deadlines), each a module used as `ErrGroup.make(…)`.
@@ -29,12 +30,16 @@ export { ProcessFaults } from "./layers/ProcessFaults.ts"
 export { type SignalName, Signals } from "./layers/Signals.ts"
 export * as Main from "./Main.ts"
 export { AppConfig, type AppConfigValues } from "./services/AppConfig.ts"
+export { ConfigFileInvalid } from "./services/ConfigFile.ts"
+export { ConfigReload } from "./services/ConfigReload.ts"
+export * as ConfigView from "./services/ConfigView.ts"
 export { FiberDump } from "./services/FiberDump.ts"
 export { type Drainable, Lifecycle, type Outcome, type Phase } from "./services/Lifecycle.ts"
 export * as Metrics from "./services/Metrics.ts"
 export * as Readiness from "./services/Readiness.ts"
 export { RuntimeConfig } from "./services/RuntimeConfig.ts"
 export { Teardown } from "./services/Teardown.ts"
+export * as Tracing from "./Tracing.ts"
 export * as AtomicValue from "./toolkit/AtomicValue.ts"
 export * as Channel from "./toolkit/Channel.ts"
 export * as DeadlineHeader from "./toolkit/DeadlineHeader.ts"

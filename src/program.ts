@@ -7,6 +7,8 @@
  * service without the admin server, which the primary serves for all of them (see `src/cluster/`).
  */
 import { Effect, Layer } from "effect"
+import { Aggregate } from "./api/Aggregate.ts"
+import * as AggregateRoute from "./api/AggregateRoute.ts"
 import * as Cluster from "./cluster/Cluster.ts"
 import * as ClusterAdmin from "./cluster/ClusterAdmin.ts"
 import { ClusterPrimary } from "./cluster/ClusterPrimary.ts"
@@ -18,6 +20,23 @@ import { ProcessFaults } from "./layers/ProcessFaults.ts"
 import { Signals } from "./layers/Signals.ts"
 import * as Main from "./Main.ts"
 import { AppConfig } from "./services/AppConfig.ts"
+import { ConfigReload } from "./services/ConfigReload.ts"
+import { ProfileCache } from "./services/ProfileCache.ts"
+import { RuntimeConfig } from "./services/RuntimeConfig.ts"
+import { Upstreams } from "./services/Upstreams.ts"
+import * as Tracing from "./Tracing.ts"
+import { UpstreamClient } from "./toolkit/UpstreamClient.ts"
+
+/** the API server with its routes, and the aggregation over the upstreams they need */
+const api = ApiServer.layerWith(AggregateRoute.routes).pipe(
+  Layer.provide(
+    Aggregate.layer.pipe(
+      Layer.provide(ProfileCache.layer),
+      Layer.provideMerge(Upstreams.layer),
+      Layer.provide(UpstreamClient.layer)
+    )
+  )
+)
 
 Cluster.run({
   single: Group.run({
@@ -25,7 +44,7 @@ Cluster.run({
     api: ApiServer.member,
     admin: AdminServer.member,
     faults: ProcessFaults.member
-  }).pipe(Effect.provide(Layer.mergeAll(ApiServer.layer, AdminServer.layer, ProcessFaults.layer))),
+  }).pipe(Effect.provide(Layer.mergeAll(api, AdminServer.layer, ProcessFaults.layer))),
   primary: Group.run({
     signals: Signals.member,
     workers: ClusterPrimary.member,
@@ -44,5 +63,12 @@ Cluster.run({
     api: ApiServer.member,
     primary: ClusterWorker.member,
     faults: ProcessFaults.member
-  }).pipe(Effect.provide(Layer.mergeAll(ApiServer.layer, ClusterWorker.layer, ProcessFaults.layer)))
-}).pipe(Effect.provide(Layer.mergeAll(Signals.layer, AppConfig.layer)), Main.run)
+  }).pipe(Effect.provide(Layer.mergeAll(api, ClusterWorker.layer, ProcessFaults.layer)))
+}).pipe(
+  Effect.provide(
+    ConfigReload.layer.pipe(
+      Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer, RuntimeConfig.layer, Tracing.layer))
+    )
+  ),
+  Main.run
+)

@@ -16,7 +16,13 @@ const plain = (c: AppConfigValues) => ({
   ...c,
   shutdownTimeout: Duration.toMillis(c.shutdownTimeout),
   shutdownDelay: Duration.toMillis(c.shutdownDelay),
-  drainIdleGrace: Duration.toMillis(c.drainIdleGrace)
+  drainIdleGrace: Duration.toMillis(c.drainIdleGrace),
+  headersTimeout: Duration.toMillis(c.headersTimeout),
+  requestTimeout: Duration.toMillis(c.requestTimeout),
+  keepAliveTimeout: Duration.toMillis(c.keepAliveTimeout),
+  unreadBodyTimeout: Duration.toMillis(c.unreadBodyTimeout),
+  profileCacheTtl: Duration.toMillis(c.profileCacheTtl),
+  aggregateTimeout: Duration.toMillis(c.aggregateTimeout)
 })
 
 describe("AppConfig.load", () => {
@@ -32,6 +38,13 @@ describe("AppConfig.load", () => {
         drainIdleGrace: 250,
         logLevel: "Info",
         logFormat: process.stdout.isTTY ? "pretty" : "json",
+        headersTimeout: 10_000,
+        requestTimeout: 60_000,
+        keepAliveTimeout: 65_000,
+        unreadBodyTimeout: 2_000,
+        profileCacheSize: 10_000,
+        profileCacheTtl: 30_000,
+        aggregateTimeout: 10_000,
         workers: 1
       })
     })
@@ -49,6 +62,13 @@ describe("AppConfig.load", () => {
         DRAIN_IDLE_GRACE: "100 millis",
         LOG_LEVEL: "Debug",
         LOG_FORMAT: "pretty",
+        HEADERS_TIMEOUT: "5 seconds",
+        REQUEST_TIMEOUT: "30 seconds",
+        KEEP_ALIVE_TIMEOUT: "75 seconds",
+        UNREAD_BODY_TIMEOUT: "500",
+        PROFILE_CACHE_SIZE: "0",
+        PROFILE_CACHE_TTL: "0",
+        AGGREGATE_TIMEOUT: "2 seconds",
         WORKERS: "4"
       })
       expect(plain(config)).toEqual({
@@ -61,6 +81,13 @@ describe("AppConfig.load", () => {
         drainIdleGrace: 100,
         logLevel: "Debug",
         logFormat: "pretty",
+        headersTimeout: 5_000,
+        requestTimeout: 30_000,
+        keepAliveTimeout: 75_000,
+        unreadBodyTimeout: 500,
+        profileCacheSize: 0,
+        profileCacheTtl: 0,
+        aggregateTimeout: 2_000,
         workers: 4
       })
     })
@@ -90,7 +117,16 @@ describe("AppConfig.load", () => {
     ["SHUTDOWN_DELAY", "5 fortnights"],
     ["DRAIN_IDLE_GRACE", "a bit"],
     ["LOG_FORMAT", "xml"],
-    ["LOG_LEVEL", "loud"]
+    ["LOG_LEVEL", "loud"],
+    ["HEADERS_TIMEOUT", "-1"],
+    ["REQUEST_TIMEOUT", "forever"],
+    ["KEEP_ALIVE_TIMEOUT", "-2 seconds"],
+    ["UNREAD_BODY_TIMEOUT", "a while"],
+    ["PROFILE_CACHE_SIZE", "-1"],
+    ["PROFILE_CACHE_SIZE", "many"],
+    ["PROFILE_CACHE_TTL", "-1 seconds"],
+    ["AGGREGATE_TIMEOUT", "0"],
+    ["AGGREGATE_TIMEOUT", "never"]
   ]
   it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
     Effect.gen(function* () {
@@ -99,6 +135,16 @@ describe("AppConfig.load", () => {
       expect([error.variable, error.value]).toEqual([variable, value])
       expect(error.message).toMatch(new RegExp(`^invalid configuration: ${variable}="${value}": \\S`))
       expect(error.message).not.toContain("\n")
+    })
+  )
+
+  it.effect("HEADERS_TIMEOUT may not exceed REQUEST_TIMEOUT (Node's rule), unless REQUEST_TIMEOUT is 0 (off)", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadFrom({ HEADERS_TIMEOUT: "90 seconds" }))
+      expect(error.variable).toBe("HEADERS_TIMEOUT")
+      expect(error.message).toContain("must not be longer than REQUEST_TIMEOUT (1m)")
+      const off = yield* loadFrom({ HEADERS_TIMEOUT: "90 seconds", REQUEST_TIMEOUT: "0" })
+      expect(Duration.toMillis(off.headersTimeout)).toBe(90_000)
     })
   )
 

@@ -12,6 +12,8 @@
  * | `HttpRouter.RouteContext` set before a route's middleware runs (Effect) | `RequestMetrics`: the route pattern label |
  * | an interrupted upgrade handler closes its WebSocket with 1001 (platform-node) | `GracefulHttpServer`: WebSockets told "going away" at drain |
  * | `NodeHttpIncomingMessage.source.rawHeaders` (platform-node) | `DeadlineHeader`: the header read without building `headers` |
+ * | `socket.parser.incoming` (Node http) | `UnreadBody`: the request whose body still arrives after its answer |
+ * | `socket._paused` and `socket.pause()` in a request handler stop reading; Node resumes through `socket.resume()` (Node http) | `ConnectionTracker`: the pipelining bound |
  */
 
 import { readFileSync } from "node:fs"
@@ -23,13 +25,20 @@ import { NodeHttpIncomingMessage } from "@effect/platform-node/NodeHttpIncomingM
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Latch, Layer, Metric, Scope } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { connect, waitFor, within } from "./support/http-client.ts"
+import { connect, realSleep, waitFor, within } from "./support/http-client.ts"
 import { listenScoped } from "./support/request-server.ts"
 
 /** a plain node:http server on 127.0.0.1:0 for the test's scope */
+/** the server sockets of the last `nodeServer`, open ones only */
+const openSockets = new Set<Socket>()
+
 const nodeServer = (handler: http.RequestListener) =>
   Effect.gen(function* () {
     const server = http.createServer(handler)
+    server.on("connection", (socket: Socket) => {
+      openSockets.add(socket)
+      socket.once("close", () => openSockets.delete(socket))
+    })
     const port = yield* listenScoped(server, "canary server")
     return { server, port }
   })
@@ -60,6 +69,44 @@ describe("Node internals", () => {
       expect(key).toBeDefined()
       const timer = (server as unknown as Record<symbol, unknown>)[key as symbol]
       expect(typeof (timer as { hasRef?: unknown }).hasRef).toBe("function")
+    })
+  )
+
+  it.live("socket.parser.incoming is a request answered while its body still arrives, incomplete", () =>
+    Effect.gen(function* () {
+      const { port } = yield* nodeServer((_req, res) => res.end("answered"))
+      const client = yield* connect(port)
+      yield* client.write("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nfirst")
+      yield* client.next()
+      const sockets = yield* Effect.sync(() => [...openSockets])
+      const socket = sockets[0] as Socket & { _httpMessage?: unknown; parser?: { incoming?: http.IncomingMessage } }
+      yield* waitFor("response detached", () => socket._httpMessage == null)
+      expect(socket.parser?.incoming?.complete).toBe(false)
+      yield* client.write("-last")
+      yield* waitFor("body complete", () => socket.parser?.incoming == null || socket.parser.incoming.complete)
+    })
+  )
+
+  it.live("socket._paused and pause() in a request handler stop reading after this read; resume() reads on", () =>
+    Effect.gen(function* () {
+      const handled: Array<http.ServerResponse> = []
+      const { port } = yield* nodeServer((req, res) => {
+        handled.push(res)
+        ;(req.socket as Socket & { _paused?: boolean })._paused = true
+        req.socket.pause()
+      })
+      const client = yield* connect(port)
+      yield* client.send("/1")
+      yield* waitFor("first request", () => handled.length === 1)
+      yield* client.send("/2")
+      yield* realSleep(100)
+      expect(handled.length).toBe(1)
+      const socket = handled[0]?.socket as Socket & { _paused?: boolean; parser?: { resume: () => void } }
+      socket._paused = false
+      socket.parser?.resume()
+      socket.resume()
+      yield* waitFor("second request after resume", () => handled.length === 2)
+      for (const res of handled) res.end("ok")
     })
   )
 

@@ -10,9 +10,12 @@
  * - HTTP/1: each connection's last response whose headers are not written yet (pending at drain start, or arriving
  *   later) carries `Connection: close`, so Node closes the connection right after it. Only the last: a request
  *   already pipelined behind a closing response would be dropped unanswered;
- * - HTTP/1: a connection with no request in flight — idle keep-alive, or connected but silent — is destroyed after
- *   `idleGrace` of idleness (no byte read: a request whose head is still arriving is not idle); a request arriving
- *   inside the grace cancels the timer and is served (with `Connection: close`);
+ * - HTTP/1: a connection with no request in flight — idle keep-alive, connected but silent, or with a head still
+ *   arriving — is destroyed `idleGrace` after the drain began or its last response closed, whichever is later: a
+ *   deadline, not an idle timer, so bytes trickling in do not extend it; a complete request head arriving inside the
+ *   grace cancels it and is served (with `Connection: close`);
+ * - HTTP/1: a response that closes while its request's body is still arriving ends the connection (FIN, destroyed
+ *   100 ms later): nothing more will be read on it;
  * - upgraded connections (WebSockets; the server closes them with a close frame, see `GracefulHttpServer`) get
  *   `idleGrace` from the drain's start to close, then are destroyed; HTTP/2 sessions are sent GOAWAY
  *   (`session.close()`): running streams finish, none start;
@@ -20,6 +23,10 @@
  * `destroyAll` ends what is left: idle connections at once, busy ones after 100 ms to flush what was written (a 503).
  *
  * Grace timers are Effect fibers run with the installer's services, so `TestClock` drives them in tests.
+ *
+ * While serving, pipelining is bounded: at most `maxPipelined` requests of a connection are handed to the app at
+ * once; the next ones are held (Node's request and response objects only) and the connection is not read until one
+ * is answered. Responses still go out in request order.
  *
  * Cost while serving: one map lookup and a timestamp per request. A connection's current response is Node's own
  * `socket._httpMessage` (assigned before `request` is emitted, cleared when the response finishes); only responses
@@ -43,7 +50,21 @@ interface Connection {
   upgraded: { readonly method: string; readonly path: string } | undefined
   /** HTTP/2 runs on it: its session, not an idle grace, says when it is done */
   readonly http2: boolean
+  /** pipelined requests received but not handed to the app yet (over `maxPipelined`), oldest first */
+  readonly backlog: Array<Pending>
+  /** reading was stopped by the pipelining bound */
+  paused: boolean
 }
+
+/** a request held back by the pipelining bound, with the handler that will get it */
+interface Pending {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly dispatch: Dispatch
+}
+
+/** ConnectionTracker.Dispatch — hands a request to the app (`GracefulHttpServer` passes platform-node's handler). */
+export type Dispatch = (req: IncomingMessage, res: ServerResponse) => void
 
 /** ConnectionTracker.DrainStats — what was open when the drain began, for logs and tests. */
 export interface DrainStats {
@@ -60,12 +81,17 @@ export interface InFlight {
 
 /** ConnectionTracker — the tracking handle installed on one server. */
 export interface ConnectionTracker {
-  /** call for every HTTP/1 request, before the app sees it (`GracefulHttpServer` chains it with the app's handler) */
-  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void
+  /**
+   * call for every HTTP/1 request in place of the app's handler: it calls `dispatch` at once, or later when the
+   * request was pipelined behind `maxPipelined` others (see `Options.maxPipelined`)
+   */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse, dispatch: Dispatch) => void
   /** call for every `upgrade` request, before the app sees it */
   readonly onUpgrade: (req: IncomingMessage) => void
   /** open connections now */
   readonly connections: () => number
+  /** the sockets of the open HTTP/1 connections (not upgraded, not HTTP/2) */
+  readonly sockets: () => Iterable<Socket>
   /** requests whose response has not closed yet (computed on each call, O(connections)) */
   readonly inFlight: () => number
   /** the requests in flight, oldest connection first */
@@ -80,16 +106,42 @@ export interface ConnectionTracker {
   readonly destroyAll: Effect.Effect<void>
 }
 
+/** the Node internals of an HTTP/1 server socket that the pipelining bound shares with Node's own pause */
+interface HttpSocket extends Socket {
+  _paused?: boolean
+  readonly parser?: { readonly resume: () => void } | null
+}
+
+/** a held socket's `resume` (see `hold`) */
+function keepPaused(this: Socket): Socket {
+  return this
+}
+
 /** How long `destroyAll` lets a busy socket flush what was written before destroying it. */
 const flushLimitMillis = 100
+
+/** ConnectionTracker.Options — the drain's idle grace and the pipelining bound. */
+export interface Options {
+  /** how long a connection with no request in flight may stay open once the drain has begun */
+  readonly idleGrace: Duration.Input
+  /**
+   * how many requests of one connection the app handles at once (default 16): a request pipelined behind that many
+   * waits for one of them to be answered, and the connection is not read meanwhile
+   */
+  readonly maxPipelined?: number | undefined
+}
+
+/** ConnectionTracker.defaultMaxPipelined — requests of one connection handled at once when not given. */
+export const defaultMaxPipelined = 16
 
 /**
  * install — attaches the tracker to `server` (its `connection`, `secureConnection` and `session` events). Call before
  * `listen`; route every request through `onRequest` and every upgrade through `onUpgrade`.
  */
-export const install = (server: Server, options: { readonly idleGrace: Duration.Input }) =>
+export const install = (server: Server, options: Options) =>
   Effect.contextWith((services: Context.Context<never>): Effect.Effect<ConnectionTracker> => {
     const graceMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleGrace))
+    const maxPipelined = Math.max(1, options.maxPipelined ?? defaultMaxPipelined)
     const connections = new Map<Socket, Connection>()
     /** TLS sockets still in their handshake: no HTTP yet, but they hold the listener's close */
     const handshaking = new Set<Socket>()
@@ -118,27 +170,72 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       c.pending.add(res)
       res.once("close", () => {
         c.pending.delete(res)
+        if (c.backlog.length > 0 || c.paused) release(c)
         if (!draining) return
+        // its request's body is still arriving: nothing more will be read on this connection, so stop reading it
+        if (!res.req.complete && !c.socket.destroyed) return cut(c)
         const next = current(c)
         if (next != null && next !== res) track(c, next)
         armGrace(c)
       })
     }
 
+    /** requests of `c` handed to the app and not answered yet */
+    const handling = (c: Connection) => {
+      const now = current(c)
+      return c.pending.size - c.backlog.length + (now != null && !c.pending.has(now) ? 1 : 0)
+    }
+
+    /**
+     * stops reading `c` as Node's own pipelining pause does (`_paused`, so that no request of the connection resumes
+     * it; Node then pauses its parser after the read being parsed, whose requests still arrive). Node resumes a
+     * connection it paused as soon as its queued answers shrink, knowing nothing of this bound: while `c` is held,
+     * its socket's `resume` is a no-op (an own property, removed on release).
+     */
+    const hold = (c: Connection) => {
+      if (c.paused) return
+      c.paused = true
+      const socket = c.socket as HttpSocket
+      socket._paused = true
+      socket.pause()
+      socket.resume = keepPaused
+    }
+
+    /** hands held requests to the app while under the bound; reads again once none is held */
+    const release = (c: Connection) => {
+      while (c.backlog.length > 0 && handling(c) < maxPipelined) {
+        const next = c.backlog.shift() as Pending
+        if (!next.res.destroyed) next.dispatch(next.req, next.res)
+      }
+      if (!c.paused || c.backlog.length > 0 || handling(c) >= maxPipelined) return
+      c.paused = false
+      const socket = c.socket as HttpSocket
+      delete (socket as { resume?: unknown }).resume
+      // the client does not read what was written: Node's own pause holds, and its 'drain' resumes the socket
+      if (socket.destroyed || socket.writableNeedDrain) return
+      socket._paused = false
+      socket.parser?.resume()
+      socket.resume()
+    }
+
+    /** ends `c` after what was written (FIN), then destroys it after the flush limit */
+    const cut = (c: Connection) => {
+      cancelGrace(c)
+      c.socket.end()
+      runFork(Effect.sleep(flushLimitMillis).pipe(Effect.andThen(Effect.sync(() => c.socket.destroy()))))
+    }
+
+    // A deadline, not an idle timer: bytes arriving during the grace (a head trickled a byte at a time, the rest of
+    // an unread body) do not extend it. Only a complete request head makes the connection busy.
     const armGrace = (c: Connection) => {
       if (c.grace !== undefined || c.http2 || c.socket.destroyed) return
       if (c.upgraded === undefined && busy(c)) return
-      const bytesRead = c.socket.bytesRead
       c.grace = runFork(
         Effect.sleep(graceMillis).pipe(
           Effect.andThen(
             Effect.sync(() => {
               c.grace = undefined
-              if (c.upgraded !== undefined) return void c.socket.destroy()
-              if (busy(c)) return
-              // Bytes arrived during the grace but no request yet: its head is still coming in. Not idle.
-              if (c.socket.bytesRead !== bytesRead) armGrace(c)
-              else c.socket.destroy()
+              if (c.upgraded !== undefined || !busy(c)) c.socket.destroy()
             })
           )
         )
@@ -171,12 +268,15 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
         grace: undefined,
         since: 0,
         upgraded: undefined,
+        backlog: [],
+        paused: false,
         // an HTTP/2 server speaks HTTP/2 on every cleartext connection, and on TLS ones that chose it (ALPN)
         http2: http2 && (!tls || (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2")
       }
       connections.set(socket, c)
       socket.once("close", () => {
         cancelGrace(c)
+        c.backlog.length = 0
         connections.delete(socket)
         if (connections.size === 0 && handshaking.size === 0) drained?.()
       })
@@ -206,9 +306,9 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       if (draining) session.close()
     })
 
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse, dispatch: Dispatch) => {
       const c = connections.get(req.socket)
-      if (c === undefined) return
+      if (c === undefined) return dispatch(req, res)
       c.since = performance.now()
       if (draining) {
         cancelGrace(c)
@@ -216,7 +316,16 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
         closeAfter(c, res)
       } else if (current(c) !== res) {
         track(c, res) // pipelined behind the current response
+      } else {
+        return dispatch(req, res)
       }
+      if (c.backlog.length === 0 && handling(c) <= maxPipelined) return dispatch(req, res)
+      // over the bound: held (Node's request and response only) until an earlier one is answered; stop reading.
+      // The response being written is tracked too, so that its end hands the next one over.
+      const now = current(c)
+      if (now != null) track(c, now)
+      c.backlog.push({ req, res, dispatch })
+      hold(c)
     }
 
     const onUpgrade = (req: IncomingMessage) => {
@@ -299,6 +408,9 @@ export const install = (server: Server, options: { readonly idleGrace: Duration.
       onRequest,
       onUpgrade,
       connections: () => connections.size,
+      sockets: function* () {
+        for (const c of connections.values()) if (c.upgraded === undefined && !c.http2) yield c.socket
+      },
       inFlight: countInFlight,
       requests,
       draining: () => draining,

@@ -17,8 +17,15 @@
  *    connections destroyed.
  * The scope finishes closing once every connection is gone: nothing waits for keep-alive timeouts.
  *
- * Differences from `NodeHttpServer.layer`, all on the shutdown path: `disablePreemptiveShutdown: true` means a budget
- * of 0 (force at once); `checkContinue` is left to Node (it answers `100 Continue` itself).
+ * While serving, hostile clients are bounded (`ServerTimeouts`, defaults explained there): a head must arrive within
+ * `headersTimeout` (10 s; `408`), a request within `requestTimeout` (60 s), an idle keep-alive connection closes after
+ * `keepAliveTimeout` (65 s), an unread body still arriving `unreadBodyTimeout` (2 s) after the answer closes its
+ * connection, at most `maxPipelined` (16) requests of one connection are handled at once (it is not read meanwhile),
+ * and invalid HTTP gets Node's `400`/`431`/`408` with a rate-limited log line (`ClientErrors`).
+ *
+ * Differences from `NodeHttpServer.layer`: `disablePreemptiveShutdown: true` means a budget of 0 (force at once);
+ * `checkContinue` is left to Node (it answers `100 Continue` itself); the timeouts above replace Node's defaults
+ * (values set on the server you create are kept).
  */
 import type * as Http from "node:http"
 import type * as Http2 from "node:http2"
@@ -36,17 +43,28 @@ import {
   type HttpServerError
 } from "effect/http"
 import { Lifecycle } from "../services/Lifecycle.ts"
+import * as ClientErrors from "./ClientErrors.ts"
 import * as ConnectionTracker from "./ConnectionTracker.ts"
 import * as Listener from "./Listener.ts"
+import * as ServerTimeouts from "./ServerTimeouts.ts"
+import * as UnreadBody from "./UnreadBody.ts"
 
-/** GracefulHttpServer.Options — `NodeHttpServer.Options` and the drain settings. */
-export interface Options extends NodeHttpServer.Options {
+/**
+ * GracefulHttpServer.Options — `NodeHttpServer.Options`, the drain settings, and the timeouts while serving
+ * (`ServerTimeouts`: `headersTimeout`, `requestTimeout`, `keepAliveTimeout`, `unreadBodyTimeout`).
+ */
+export interface Options extends NodeHttpServer.Options, ServerTimeouts.Options {
   /** time spent unready but still serving before the listener closes (default 0; 5 s is typical on Kubernetes) */
   readonly shutdownDelay?: Duration.Input | undefined
   /** how long a connection may stay idle once the drain has begun (default 250 ms) */
   readonly idleGrace?: Duration.Input | undefined
   /** the server's name in logs and errors (default `http`) */
   readonly name?: string | undefined
+  /**
+   * requests of one connection handled at once (default 16): one pipelined behind that many waits, and the
+   * connection is not read meanwhile (`ConnectionTracker`)
+   */
+  readonly maxPipelined?: number | undefined
 }
 
 /** GracefulHttpServer.Handle — what the server is, beyond Effect's `HttpServer`: for members and diagnostics. */
@@ -97,9 +115,15 @@ export const make = Effect.fnUntraced(function* (evaluate: Evaluate, options: Op
   const budget = options.disablePreemptiveShutdown
     ? Duration.zero
     : Duration.fromInputUnsafe(options.gracefulShutdownTimeout ?? defaults.budget)
-  const tracker = yield* ConnectionTracker.install(server, { idleGrace: options.idleGrace ?? defaults.idleGrace })
+  const tracker = yield* ConnectionTracker.install(server, {
+    idleGrace: options.idleGrace ?? defaults.idleGrace,
+    maxPipelined: options.maxPipelined
+  })
+  const timeouts = ServerTimeouts.apply(server, options)
+  yield* ClientErrors.install(server, name)
 
   const { address, socketAddress, failure } = yield* Listener.listen(server, options, name)
+  yield* Effect.forkScoped(UnreadBody.watch(tracker.sockets, timeouts.unreadBodyTimeout))
 
   const wss = yield* Effect.acquireRelease(
     Effect.sync(() => new NodeWS.WebSocketServer({ ...options.websocket, noServer: true })),
@@ -162,10 +186,7 @@ export const make = Effect.fnUntraced(function* (evaluate: Evaluate, options: Op
         scope: serving.upgrades
       })
       // one listener for both, so Node's emit does not copy its listener array on every request
-      const onRequest = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
-        tracker.onRequest(req, res)
-        handler(req, res)
-      }
+      const onRequest = (req: Http.IncomingMessage, res: Http.ServerResponse) => tracker.onRequest(req, res, handler)
       const onUpgrade = (req: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
         tracker.onUpgrade(req)
         upgradeHandler(req, socket, head)

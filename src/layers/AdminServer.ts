@@ -6,6 +6,7 @@
  * - `GET /healthz`, `GET /readyz` — as on the API server (`Health`);
  * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`; `MetricsExposition`);
  * - `GET /debug/fibers` — the members and the requests in flight with their age (Go's goroutine dump, in JSON);
+ * - `GET /config` — the current `RuntimeConfig` snapshot, secrets redacted (`ConfigView`); 404 when none is provided;
  * - `POST /shutdown` — starts the graceful shutdown (202); "one exits, all exit": the group stops as on SIGTERM.
  */
 import { Context, Effect, Layer } from "effect"
@@ -13,9 +14,11 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import type * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as Health from "../http/Health.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
+import * as ConfigView from "../services/ConfigView.ts"
 import { FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { MetricsExposition } from "../services/Metrics.ts"
+import { RuntimeConfig } from "../services/RuntimeConfig.ts"
 import * as HttpMember from "./HttpMember.ts"
 
 const metrics = Effect.flatten(MetricsExposition).pipe(
@@ -23,6 +26,12 @@ const metrics = Effect.flatten(MetricsExposition).pipe(
 )
 
 const fibers = Effect.map(FiberDump, (dump) => HttpServerResponse.jsonUnsafe({ fibers: dump.snapshot() }))
+
+const config = Effect.flatMap(Effect.serviceOption(RuntimeConfig), (runtime) =>
+  runtime._tag === "None"
+    ? Effect.succeed(HttpServerResponse.jsonUnsafe({ error: "no runtime configuration" }, { status: 404 }))
+    : Effect.map(runtime.value.current, (snapshot) => HttpServerResponse.jsonUnsafe(ConfigView.view(snapshot)))
+)
 
 const shutdown = Effect.flatMap(Lifecycle.current, (lifecycle) => lifecycle.requestShutdown("POST /shutdown")).pipe(
   Effect.map((first) =>
@@ -37,6 +46,7 @@ export class AdminServer extends Context.Service<AdminServer, GracefulHttpServer
     Health.routes,
     HttpRouter.add("GET", "/metrics", metrics),
     HttpRouter.add("GET", "/debug/fibers", fibers),
+    HttpRouter.add("GET", "/config", config),
     HttpRouter.add("POST", "/shutdown", shutdown),
     RequestMetrics.notFound
   )

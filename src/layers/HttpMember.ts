@@ -78,7 +78,11 @@ export const layer = <I, E, R>(
         name: options.name,
         shutdownDelay: config.shutdownDelay,
         idleGrace: config.drainIdleGrace,
-        gracefulShutdownTimeout: config.shutdownTimeout
+        gracefulShutdownTimeout: config.shutdownTimeout,
+        headersTimeout: config.headersTimeout,
+        requestTimeout: config.requestTimeout,
+        keepAliveTimeout: config.keepAliveTimeout,
+        unreadBodyTimeout: config.unreadBodyTimeout
       })
     )
   )

@@ -15,10 +15,12 @@
  * One press of Ctrl-C can arrive twice: the terminal sends SIGINT to the whole foreground process group, and a
  * parent in it (`npm start`, `tsx`) forwards its own copy, milliseconds apart. So a signal that repeats the one before
  * it within `duplicateWindow` (300 ms, on Effect's `Clock`) is the same delivery: logged at debug level, not counted.
- * A human's second Ctrl-C comes later than that.
+ * A human's second Ctrl-C comes later than that. Only termination signals are merged so: each SIGHUP may follow an
+ * edit of the configuration file, and dropping one would leave the edit unread (`ConfigReload` coalesces them).
  */
 import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { SignalReceived } from "../Errors.ts"
+import { ConfigReload } from "../services/ConfigReload.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import { Teardown } from "../services/Teardown.ts"
 
@@ -44,8 +46,11 @@ const make = (register: boolean) =>
     const deliver = (signal: SignalName) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const repeat =
-          previous !== undefined && previous.signal === signal && now - previous.at < Duration.toMillis(duplicateWindow)
-        previous = { signal, at: now }
+          isTermination(signal) &&
+          previous !== undefined &&
+          previous.signal === signal &&
+          now - previous.at < Duration.toMillis(duplicateWindow)
+        if (isTermination(signal)) previous = { signal, at: now }
         if (repeat)
           return Effect.logDebug(`received ${signal} again within ${Duration.format(duplicateWindow)}: one delivery`)
         const stopping = lifecycle.phase() === "stopping"
@@ -91,14 +96,17 @@ export class Signals extends Context.Service<
 
   /**
    * Signals.member — the signal listener's part in the group: fails with `SignalReceived` on the first SIGINT or
-   * SIGTERM. SIGHUP never stops the service: it is logged (configuration reload hooks in here).
+   * SIGTERM. SIGHUP never stops the service: it is logged and, when a `ConfigReload` is provided, asks it for a
+   * reload without waiting for it (a slow reload never delays the next signal).
    */
   static readonly member: Effect.Effect<never, SignalReceived, Signals> = Signals.use((signals) =>
     Effect.gen(function* () {
       while (true) {
         const signal = yield* signals.next
         if (isTermination(signal)) return yield* new SignalReceived({ signal })
-        yield* Effect.logInfo(`received ${signal}: nothing to reload yet`)
+        const reload = yield* Effect.serviceOption(ConfigReload)
+        if (reload._tag === "None") yield* Effect.logInfo(`received ${signal}: nothing to reload yet`)
+        else yield* Effect.andThen(Effect.logInfo(`received ${signal}: reloading configuration`), reload.value.request)
       }
     })
   )

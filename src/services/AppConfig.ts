@@ -22,6 +22,20 @@ export interface AppConfigValues {
   readonly drainIdleGrace: Duration.Duration
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "pretty" | "json"
+  /** HTTP: first byte of a request to the end of its head (`408` after) */
+  readonly headersTimeout: Duration.Duration
+  /** HTTP: first byte of a request to the end of its body (`408` after) */
+  readonly requestTimeout: Duration.Duration
+  /** HTTP: how long a keep-alive connection may sit idle between requests */
+  readonly keepAliveTimeout: Duration.Duration
+  /** HTTP: how long an unread request body may keep arriving after its answer before the connection is closed */
+  readonly unreadBodyTimeout: Duration.Duration
+  /** profiles kept in the aggregation's local cache at most; 0 = no cache */
+  readonly profileCacheSize: number
+  /** how long a cached profile is served */
+  readonly profileCacheTtl: Duration.Duration
+  /** the deadline of an aggregate request that sends none (an earlier `x-request-timeout-ms` governs) */
+  readonly aggregateTimeout: Duration.Duration
   /** server processes sharing the API port (`node:cluster`); 1 runs the service in this process alone */
   readonly workers: number
 }
@@ -37,6 +51,14 @@ export const defaults: AppConfigValues = {
   drainIdleGrace: Duration.millis(250),
   logLevel: "Info",
   logFormat: process.stdout.isTTY ? "pretty" : "json",
+  // GracefulHttpServer's own defaults, explained in src/http/ServerTimeouts.ts and the README
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(60),
+  keepAliveTimeout: Duration.seconds(65),
+  unreadBodyTimeout: Duration.seconds(2),
+  profileCacheSize: 10_000,
+  profileCacheTtl: Duration.seconds(30),
+  aggregateTimeout: Duration.seconds(10),
   workers: 1
 }
 
@@ -85,6 +107,10 @@ const workerCount = (n: number) =>
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
 
+const nonNegativeInt = (n: number) => (n >= 0 ? undefined : "expected an integer of 0 or more")
+
+const positive = (d: Duration.Duration) => (Duration.toMillis(d) > 0 ? undefined : "expected a duration above 0")
+
 export const nonNegative = (d: Duration.Duration) =>
   Duration.toMillis(d) >= 0 ? undefined : "expected a duration of 0 or more"
 
@@ -132,7 +158,48 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
     drainIdleGrace: yield* read("DRAIN_IDLE_GRACE", duration("DRAIN_IDLE_GRACE"), defaults.drainIdleGrace, nonNegative),
     logLevel: yield* read("LOG_LEVEL", logLevel("LOG_LEVEL"), defaults.logLevel),
     logFormat: yield* read("LOG_FORMAT", Config.Literals(["pretty", "json"], "LOG_FORMAT"), defaults.logFormat),
+    headersTimeout: yield* read("HEADERS_TIMEOUT", duration("HEADERS_TIMEOUT"), defaults.headersTimeout, nonNegative),
+    requestTimeout: yield* read("REQUEST_TIMEOUT", duration("REQUEST_TIMEOUT"), defaults.requestTimeout, nonNegative),
+    keepAliveTimeout: yield* read(
+      "KEEP_ALIVE_TIMEOUT",
+      duration("KEEP_ALIVE_TIMEOUT"),
+      defaults.keepAliveTimeout,
+      nonNegative
+    ),
+    unreadBodyTimeout: yield* read(
+      "UNREAD_BODY_TIMEOUT",
+      duration("UNREAD_BODY_TIMEOUT"),
+      defaults.unreadBodyTimeout,
+      nonNegative
+    ),
+    profileCacheSize: yield* read(
+      "PROFILE_CACHE_SIZE",
+      Config.Int("PROFILE_CACHE_SIZE"),
+      defaults.profileCacheSize,
+      nonNegativeInt
+    ),
+    profileCacheTtl: yield* read(
+      "PROFILE_CACHE_TTL",
+      duration("PROFILE_CACHE_TTL"),
+      defaults.profileCacheTtl,
+      nonNegative
+    ),
+    aggregateTimeout: yield* read(
+      "AGGREGATE_TIMEOUT",
+      duration("AGGREGATE_TIMEOUT"),
+      defaults.aggregateTimeout,
+      positive
+    ),
     workers: yield* read("WORKERS", Config.Int("WORKERS"), defaults.workers, workerCount)
+  }
+  // Node's rule: a head cannot be allowed longer than the whole request (0 disables either)
+  const [headers, request] = [Duration.toMillis(values.headersTimeout), Duration.toMillis(values.requestTimeout)]
+  if (headers > request && request > 0) {
+    return yield* new ConfigInvalid({
+      variable: "HEADERS_TIMEOUT",
+      value: Duration.format(values.headersTimeout),
+      reason: `must not be longer than REQUEST_TIMEOUT (${Duration.format(values.requestTimeout)})`
+    })
   }
   // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.
   for (const [variable, value] of [

@@ -20,7 +20,7 @@
  * process's own (`Lifecycle.current`). Once every server of a finished shutdown has left, the lifecycle is back to
  * `idle` and serves the next start (in-process restarts, tests).
  */
-import { Clock, Context, Deferred, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, type Scope, type Tracer } from "effect"
 import { ShutdownRequested } from "../Errors.ts"
 import * as Readiness from "./Readiness.ts"
 import * as ShutdownSequence from "./ShutdownSequence.ts"
@@ -40,6 +40,13 @@ export interface Stopping {
   readonly budget: Duration.Duration
 }
 
+/** a shutdown under way: its outcome once known, when the drain ended, its span (the release span's parent) */
+interface Episode {
+  readonly outcome: Deferred.Deferred<Outcome>
+  drainEnded: number | undefined
+  span?: Tracer.Span
+}
+
 /** the budget when no server is registered (NodeHttpServer's default `gracefulShutdownTimeout`) */
 const defaultBudget = Duration.seconds(20)
 
@@ -50,7 +57,7 @@ export const make = (): Lifecycle["Service"] => {
   const hooks: ShutdownSequence.Hooks = { beforeDrain: [], afterDrain: [] }
   /** hooks whose layer was released while servers were there: removed when their shutdown is over */
   const retired: Array<readonly [ShutdownSequence.HookTime, ShutdownSequence.Hook]> = []
-  let episode: { readonly outcome: Deferred.Deferred<Outcome>; drainEnded: number | undefined } | undefined
+  let episode: Episode | undefined
   let started = Deferred.makeUnsafe<Stopping>()
   let requested = Deferred.makeUnsafe<never, ShutdownRequested>()
   let last: Outcome | undefined
@@ -60,12 +67,13 @@ export const make = (): Lifecycle["Service"] => {
   /** a finished shutdown whose servers have all left: log the release, back to idle for the next start */
   const reset = (drainEnded: number) =>
     Effect.suspend(() => {
+      const span = episode?.span
       episode = undefined
       for (const [when, hook] of retired.splice(0)) hooks[when].splice(hooks[when].indexOf(hook), 1)
       started = Deferred.makeUnsafe()
       requested = Deferred.makeUnsafe()
       readiness.reset()
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.phaseDone("release", now - drainEnded))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.released(now - drainEnded, span))
     })
 
   const leave = (server: Drainable) =>
@@ -84,10 +92,13 @@ export const make = (): Lifecycle["Service"] => {
         members.length > 0 ? Duration.zero : defaultBudget
       )
       const shutdownDelay = members.reduce((max, s) => Duration.max(max, s.shutdownDelay), Duration.zero)
-      const current = { outcome: Deferred.makeUnsafe<Outcome>(), drainEnded: undefined as number | undefined }
+      const current: Episode = { outcome: Deferred.makeUnsafe<Outcome>(), drainEnded: undefined }
       episode = current
       Deferred.doneUnsafe(started, Effect.succeed({ reason, budget }))
-      const run = ShutdownSequence.run({ reason, budget, shutdownDelay, servers: members, hooks }).pipe(
+      const onSpan = (span: Tracer.Span) => {
+        current.span = span
+      }
+      const run = ShutdownSequence.run({ reason, budget, shutdownDelay, servers: members, hooks, onSpan }).pipe(
         Effect.flatMap((outcome) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             last = outcome

@@ -102,20 +102,33 @@ const programVariables = [
   "DRAIN_IDLE_GRACE",
   "LOG_LEVEL",
   "LOG_FORMAT",
+  "NODE_OPTIONS",
+  "CONFIG_FILE",
   "WORKERS",
   "NODE_OPTIONS"
 ]
 
 const live = new Set<Program>()
 
+/** SpawnOptions — `program`: another entry point run the same way (e.g. the fault suite's `fault-program.ts`). */
+export interface SpawnOptions {
+  readonly program?: string
+}
+
 /** spawnProgram — starts the program and returns at once; `env` overrides the defaults described above. */
-export const spawnProgram = async (env: Readonly<Record<string, string>> = {}): Promise<Program> => {
-  if (!existsSync(programPath)) {
-    throw new Error(`${programPath} does not exist: run \`npm run build\` first (\`npm test\` does)`)
+export const spawnProgram = async (
+  env: Readonly<Record<string, string>> = {},
+  options: SpawnOptions = {}
+): Promise<Program> => {
+  const entry = options.program ?? programPath
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} does not exist: run \`npm run build\` first (\`npm test\` does)`)
   }
   const [port, adminPort] = (await freePorts(2)) as [number, number]
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !programVariables.includes(name)))
-  const child = spawn(process.execPath, [programPath], {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !programVariables.includes(name) && !name.startsWith("OTEL_"))
+  )
+  const child = spawn(process.execPath, [entry], {
     env: {
       ...inherited,
       PORT: String(port),
@@ -214,8 +227,11 @@ export const spawnProgram = async (env: Readonly<Record<string, string>> = {}): 
 }
 
 /** startProgram — `spawnProgram`, then waits for the `serving` log line (every port bound, readiness true). */
-export const startProgram = async (env: Readonly<Record<string, string>> = {}): Promise<Program> => {
-  const program = await spawnProgram(env)
+export const startProgram = async (
+  env: Readonly<Record<string, string>> = {},
+  options: SpawnOptions = {}
+): Promise<Program> => {
+  const program = await spawnProgram(env, options)
   await program.waitForLog(withMessage("serving"), 10_000)
   return program
 }

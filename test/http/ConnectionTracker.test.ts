@@ -27,11 +27,13 @@ const serve = Effect.gen(function* () {
   const server = http.createServer()
   const tracker = yield* ConnectionTracker.install(server, { idleGrace })
   const held: Array<http.ServerResponse> = []
-  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    tracker.onRequest(req, res)
-    if (req.url?.startsWith("/hold")) held.push(res)
-    else res.end(`ok ${req.url}`)
-  })
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) =>
+    tracker.onRequest(req, res, (req, res) => {
+      if (req.url?.startsWith("/hold-streaming")) res.writeHead(200).flushHeaders()
+      if (req.url?.startsWith("/hold")) held.push(res)
+      else res.end(`ok ${req.url}`)
+    })
+  )
   yield* Effect.callback<void>((resume) => {
     server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.void))
   })
@@ -221,7 +223,7 @@ describe("ConnectionTracker", () => {
     })
   )
 
-  it.effect("a request whose headers are still arriving when the grace ends is not idle: it is served", () =>
+  it.effect("a head still arriving when the grace ends does not extend it: the connection is closed, unanswered", () =>
     Effect.gen(function* () {
       const { tracker, port } = yield* serve
       const client = yield* connect(port)
@@ -230,14 +232,55 @@ describe("ConnectionTracker", () => {
       yield* TestClock.adjust(`${idleGrace - 50} millis`)
       yield* client.write("GET /slow HTTP/1.1\r\nHost: t\r\n")
       yield* settle
-      yield* TestClock.adjust("50 millis")
+      yield* TestClock.adjust("49 millis")
+      yield* client.write("X-More: 1\r\n")
       yield* settle
       expect(client.isClosed()).toBe(false)
-
-      yield* client.write("\r\n")
-      const response = yield* client.next()
-      expect([response.status, response.body, response.headers.connection]).toEqual([200, "ok /slow", "close"])
+      yield* TestClock.adjust("1 millis")
       yield* client.closed()
+      expect(client.unread()).toBe(0)
+      yield* tracker.awaitDrained.pipe(within(1_000, "drain"))
+    })
+  )
+
+  it.effect("a connection idle at drain start gets the grace from the drain's start, however many bytes trickle", () =>
+    Effect.gen(function* () {
+      const { tracker, port } = yield* serve
+      const client = yield* connect(port)
+      yield* waitFor("server sees the connection", () => tracker.connections() === 1)
+      yield* tracker.beginDrain
+      const head = "GET /trickled HTTP/1.1\r\nHost: t\r\n"
+      // a byte every 10 ms of the grace: each one would restart an idle timer
+      for (let i = 0; i < idleGrace / 10 - 1; i++) {
+        yield* client.write(head[i % head.length] as string)
+        yield* TestClock.adjust("10 millis")
+      }
+      yield* settle
+      expect(client.isClosed()).toBe(false)
+      yield* TestClock.adjust("10 millis")
+      yield* client.closed()
+    })
+  )
+
+  it.effect("at the drain, a response sent while its request body is still arriving ends the connection", () =>
+    Effect.gen(function* () {
+      const { tracker, port, release, waitHeld } = yield* serve
+      const client = yield* connect(port)
+      const head = "POST /hold-streaming HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      yield* client.write(`${head}1\r\na\r\n`)
+      yield* waitHeld(1)
+      // its head went out before the drain (keep-alive): Node alone would keep reading the body for the next request
+      yield* tracker.beginDrain
+      yield* release("answered early")
+      const response = yield* client.next()
+      expect([response.status, response.body, response.headers.connection]).toEqual([
+        200,
+        "answered early",
+        "keep-alive"
+      ])
+      // the body keeps coming; the connection is ended anyway (the idle grace never ran: no TestClock.adjust)
+      yield* client.write("1\r\nb\r\n")
+      expect((yield* client.closed()).endReceived).toBe(true)
     })
   )
 
@@ -312,10 +355,9 @@ describe("ConnectionTracker, beyond plain requests", () => {
         })
         const tracker = yield* ConnectionTracker.install(server, { idleGrace })
         const held: Array<http.ServerResponse> = []
-        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-          tracker.onRequest(req, res)
-          held.push(res)
-        })
+        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) =>
+          tracker.onRequest(req, res, (_, res) => held.push(res))
+        )
         yield* Effect.callback<void>(
           (resume) => void server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.void))
         )

@@ -92,6 +92,11 @@ describe("ApiServer health", () => {
         expect(yield* http(port, "/readyz")).toMatchObject({ status: 503, body: "not ready: shutting down" })
         expect(shutdown.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("5 seconds")
+        // fetch's idle keep-alive connection is closed after the idle grace (it no longer closes it by itself 4 s
+        // later: the server's keep-alive timeout is 65 s, not Node's 5 s)
+        const server = yield* ApiServer
+        yield* waitFor("drain begun", server.tracker.draining)
+        yield* TestClock.adjust("250 millis")
         expect(yield* Fiber.join(shutdown)).toEqual({ reason: "test", drained: true })
       }),
       { shutdownDelay: Duration.seconds(5) }

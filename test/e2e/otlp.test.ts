@@ -1,0 +1,69 @@
+/**
+ * End-to-end: OTLP traces from the built program to an in-process receiver (`support/otlp-receiver.ts`). With only
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` set, a request's server span (route, status, the package name as `service.name`) and
+ * the shutdown's spans — the root and one per phase, each with its outcome — have all arrived by the time the
+ * process has exited (the export interval is left at 5 s: they come from the flush at shutdown). In both OTLP/HTTP
+ * encodings. An unreachable collector does not hold the exit.
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import packageJson from "../../package.json" with { type: "json" }
+import { type ReceivedSpan, type Receiver, startReceiver } from "../support/otlp-receiver.ts"
+import { exitOf, freePorts, get, killLeftovers, startProgram } from "./support.ts"
+
+const receivers: Array<Receiver> = []
+afterEach(async () => {
+  await killLeftovers()
+  await Promise.all(receivers.splice(0).map((r) => r.close()))
+})
+
+describe.each(["http/protobuf", "http/json"])("OTLP export over %s", (protocol) => {
+  it("a request's span and every shutdown phase's span arrive before the process exits", async () => {
+    const otlp = await startReceiver()
+    receivers.push(otlp)
+    const program = await startProgram({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: protocol })
+    const reply = await get(program.port, "/api/delay/20", { timeoutMs: 5_000 })
+    expect(reply.status).toBe(200)
+    expect((await get(program.port, "/healthz")).status).toBe(200)
+    expect(otlp.requests(), "nothing is posted before the export interval").toBe(0)
+    program.kill("SIGTERM")
+    expect((await exitOf(program)).code, program.output()).toBe(0)
+
+    // nothing can arrive after the exit: what is here was flushed at shutdown
+    const servers = otlp.spans.filter((span) => span.kind === 2)
+    expect(servers.map((span) => span.attributes["http.route"])).toEqual(["/api/delay/:ms"]) // /healthz: untraced
+    expect(servers[0]).toMatchObject({
+      name: "GET",
+      serviceName: packageJson.name,
+      encoding: protocol === "http/json" ? "json" : "protobuf",
+      attributes: { "http.response.status_code": 200, "url.path": "/api/delay/20" },
+      status: { code: 1 }
+    })
+    const [root] = otlp.named("shutdown")
+    expect(root, program.output()).toBeDefined()
+    expect(root?.attributes).toMatchObject({
+      "shutdown.reason": "received SIGTERM",
+      "shutdown.drained": true,
+      "shutdown.servers": ["api", "admin"]
+    })
+    expect(otlp.tree(root as ReceivedSpan)).toEqual([
+      "shutdown",
+      "  shutdown unready",
+      "  shutdown stop",
+      "  shutdown drain",
+      "  shutdown release"
+    ])
+    for (const phase of otlp.children(root as ReceivedSpan)) expect(phase.attributes["shutdown.outcome"]).toBe("done")
+  })
+})
+
+describe("OTLP export", () => {
+  it("an unreachable collector does not hold the exit", async () => {
+    const [closed] = (await freePorts(1)) as [number]
+    const program = await startProgram({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}` })
+    expect((await get(program.port, "/api/delay/1")).status).toBe(200)
+    const sent = program.kill("SIGTERM")
+    const exit = await exitOf(program)
+    expect(exit.code, program.output()).toBe(0)
+    expect(exit.at - sent).toBeLessThan(3_000) // drain (idle: at once) + the flush's bound (1 s) + margin
+  })
+})
