@@ -97,6 +97,8 @@ const programVariables = [
   "HOST",
   "ADMIN_PORT",
   "ADMIN_HOST",
+  "ADMIN_TOKEN",
+  "ACCESS_LOG",
   "SHUTDOWN_TIMEOUT",
   "SHUTDOWN_DELAY",
   "DRAIN_IDLE_GRACE",
@@ -107,14 +109,20 @@ const programVariables = [
 
 const live = new Set<Program>()
 
-/** spawnProgram — starts the program and returns at once; `env` overrides the defaults described above. */
-export const spawnProgram = async (env: Readonly<Record<string, string>> = {}): Promise<Program> => {
+/**
+ * spawnProgram — starts the program and returns at once; `env` overrides the defaults described above, `nodeArgs`
+ * go to Node before the program's path.
+ */
+export const spawnProgram = async (
+  env: Readonly<Record<string, string>> = {},
+  options: { readonly nodeArgs?: ReadonlyArray<string> } = {}
+): Promise<Program> => {
   if (!existsSync(programPath)) {
     throw new Error(`${programPath} does not exist: run \`npm run build\` first (\`npm test\` does)`)
   }
   const [port, adminPort] = (await freePorts(2)) as [number, number]
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !programVariables.includes(name)))
-  const child = spawn(process.execPath, [programPath], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), programPath], {
     env: {
       ...inherited,
       PORT: String(port),
