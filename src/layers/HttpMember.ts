@@ -9,6 +9,7 @@
  */
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
+import * as AllowedMethods from "../http/AllowedMethods.ts"
 import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.ts"
@@ -56,21 +57,32 @@ export const layer = <I, E, R>(
     readonly listen: (config: AppConfigValues) => { readonly host: string; readonly port: number }
     readonly routes: Layer.Layer<never, E, R>
     readonly middleware?: RouteMiddleware | undefined
+    /** who may use the routes (`AdminGuard` on the admin server); outside `middleware`, inside the observer */
+    readonly guard?: ((config: AppConfigValues) => RouteMiddleware) | undefined
   }
 ) => {
   // made anew with each build of the layer: each build counts in series of its own
-  const routeMiddleware = Layer.unwrap(
-    Effect.sync(() => {
-      const observe = RequestMetrics.middleware(options.name)
+  const served = Layer.unwrap(
+    Effect.map(AppConfig, (config) => {
+      const allowed = AllowedMethods.make()
+      const observer = RequestMetrics.make(options.name, { accessLog: config.accessLog, allowed })
       const wrap = options.middleware
-      const middleware: RouteMiddleware = wrap === undefined ? observe : (handler) => observe(wrap(handler))
-      return HttpRouter.middleware(middleware).layer
+      const guard = options.guard?.(config)
+      const inner: RouteMiddleware = wrap === undefined ? (handler) => handler : wrap
+      const routeMiddleware: RouteMiddleware =
+        guard === undefined
+          ? (handler) => observer.route(inner(handler))
+          : (handler) => observer.route(guard(inner(handler)))
+      const routes = Layer.provide(
+        options.routes,
+        Layer.merge(HttpRouter.middleware(routeMiddleware).layer, AllowedMethods.recording(allowed))
+      )
+      return HttpRouter.serve(Layer.merge(routes, HttpRouter.middleware(observer.unmatched, { global: true })), {
+        disableLogger: true,
+        disableListenLog: true
+      })
     })
   )
-  const served = HttpRouter.serve(Layer.provide(options.routes, routeMiddleware), {
-    disableLogger: true,
-    disableListenLog: true
-  })
   const server = Layer.unwrap(
     Effect.map(AppConfig, (config) =>
       GracefulHttpServer.layer(GracefulHttpServer.createServer, {

@@ -5,7 +5,7 @@
  * its own metric registry and fiber dump; handler delays and shutdown phases run on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, References, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Redacted, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { ShutdownRequested } from "../../src/Errors.ts"
 import * as Group from "../../src/Group.ts"
@@ -15,16 +15,17 @@ import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts
 import { FiberDump, type FiberEntry, type FiberRegistry, makeRegistry } from "../../src/services/FiberDump.ts"
 import { Lifecycle, make as makeLifecycle } from "../../src/services/Lifecycle.ts"
 import { connect, fetchAnswer, realSleep, waitFor, within } from "../support/http-client.ts"
-import { fakeServer, withLayer } from "../support/lifecycle.ts"
+import { captureLogs, fakeServer, type LogLine, withLayer } from "../support/lifecycle.ts"
+import { request } from "./request.ts"
 
 /** both servers, as the program builds them: one (fresh) Lifecycle they register with, ports 0; logs kept quiet */
-const serversLayer = (config: Partial<AppConfigValues>) =>
+const serversLayer = (config: Partial<AppConfigValues>, logs?: Array<LogLine>) =>
   Layer.mergeAll(ApiServer.layer, AdminServer.layer).pipe(
     Layer.provideMerge(
       Layer.mergeAll(
         Lifecycle.layerTest,
         AppConfig.layerTest(config),
-        Layer.succeed(References.MinimumLogLevel, "Error")
+        logs === undefined ? Layer.succeed(References.MinimumLogLevel, "Error") : captureLogs(logs)
       )
     )
   )
@@ -32,10 +33,14 @@ const serversLayer = (config: Partial<AppConfigValues>) =>
 /** run — `body` with both servers bound, a fresh metric registry and the given (default: fresh) fiber dump. */
 const run = <A, E>(
   body: Effect.Effect<A, E, ApiServer | AdminServer | Lifecycle | Scope.Scope>,
-  options: { readonly config?: Partial<AppConfigValues>; readonly dump?: FiberRegistry } = {}
+  options: {
+    readonly config?: Partial<AppConfigValues>
+    readonly dump?: FiberRegistry
+    readonly logs?: Array<LogLine>
+  } = {}
 ) =>
   body.pipe(
-    withLayer(serversLayer(options.config ?? {})),
+    withLayer(serversLayer(options.config ?? {}, options.logs)),
     Effect.provideService(Metric.MetricRegistry, new Map()),
     Effect.provideService(FiberDump, options.dump ?? makeRegistry())
   )
@@ -144,6 +149,38 @@ describe("AdminServer /metrics", () => {
             status: "200"
           })
         ).toBe(1)
+      })
+    )
+  )
+
+  it.effect("counts every request whatever its method or path: TRACE, PROPFIND, /%ZZ, 405s, with bounded labels", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const answers = [
+          yield* request(port.api, "/x", { method: "TRACE" }),
+          yield* request(port.api, "/x", { method: "PROPFIND" }),
+          yield* request(port.api, "/x", { method: "MKCOL" }),
+          yield* request(port.api, "/%ZZ"),
+          yield* request(port.api, "/%ZZ", { method: "POST" }),
+          yield* request(port.api, "/healthz", { method: "POST" }),
+          yield* request(port.api, "/healthz", { method: "HEAD" }),
+          yield* request(port.api, "/x?access_token=abc")
+        ]
+        expect(answers.map((a) => a.status)).toEqual([404, 404, 404, 404, 404, 405, 200, 404])
+        expect(answers[5]!.headers.allow).toBe("GET, HEAD")
+
+        const { text, samples } = yield* scrape(port.admin)
+        const total = (route: string, method: string, status: string) =>
+          value(samples, "http_requests_total", { server: "api", route, method, status })
+        expect(total("*", "TRACE", "404")).toBe(1)
+        expect(total("*", "_OTHER", "404")).toBe(2)
+        expect(total("*", "GET", "404")).toBe(2)
+        expect(total("*", "POST", "404")).toBe(1)
+        expect(total("*", "POST", "405")).toBe(1)
+        expect(total("/healthz", "HEAD", "200")).toBe(1)
+        expect(samples.filter((s) => s.name === "http_requests_total" && s.labels.server === "api")).toHaveLength(6)
+        for (const raw of ["PROPFIND", "MKCOL", "%ZZ", "/x", "access_token"]) expect(text).not.toContain(raw)
       })
     )
   )
@@ -369,22 +406,171 @@ describe("AdminServer /shutdown", () => {
     )
   )
 
-  it.effect("GET /shutdown (or any other method) answers 404 and requests nothing", () =>
+  it.effect("GET /shutdown (or any other method) answers 405 with Allow: POST and requests nothing", () =>
     run(
       Effect.gen(function* () {
         const port = yield* ports
         const lifecycle = yield* Lifecycle
-        expect(yield* http(port.admin, "/shutdown")).toMatchObject({ status: 404, body: "not found" })
-        expect(yield* http(port.admin, "/shutdown", "PUT")).toMatchObject({ status: 404, body: "not found" })
-        expect(yield* http(port.admin, "/shutdown", "DELETE")).toMatchObject({ status: 404, body: "not found" })
-        const pending = Effect.raceFirst(
-          lifecycle.awaitShutdownRequest.pipe(Effect.exit),
-          Effect.succeed("pending" as const)
-        )
-        expect(yield* pending).toBe("pending")
+        for (const method of ["GET", "PUT", "DELETE", "HEAD"]) {
+          const answer = yield* request(port.admin, "/shutdown", { method })
+          expect([answer.status, answer.headers.allow], method).toEqual([405, "POST"])
+        }
+        expect(yield* pendingShutdown(lifecycle)).toBe("pending")
       })
     )
   )
+})
+
+/** pendingShutdown — "pending" while nothing has asked the lifecycle to shut down. */
+const pendingShutdown = (lifecycle: Lifecycle["Service"]) =>
+  Effect.raceFirst(lifecycle.awaitShutdownRequest.pipe(Effect.exit), Effect.succeed("pending" as const))
+
+const token = "s3cret-token-0123456789"
+
+describe("AdminGuard on the admin server", () => {
+  it.effect("POST /shutdown with a foreign Host is 403, says why, is counted, and shuts nothing down", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        for (const host of ["evil.example", `evil.example:${port.admin}`, "10.0.0.1", "[::2]:80", "localhost.evil"]) {
+          const answer = yield* request(port.admin, "/shutdown", { method: "POST", headers: { host } })
+          expect(answer.status, host).toBe(403)
+          expect(answer.body).toContain("needs a loopback Host")
+          expect(answer.body).toContain(JSON.stringify(host))
+        }
+        expect(yield* pendingShutdown(lifecycle)).toBe("pending")
+        const { samples } = yield* scrape(port.admin)
+        expect(
+          value(samples, "http_requests_total", { server: "admin", route: "/shutdown", method: "POST", status: "403" })
+        ).toBe(5)
+      })
+    )
+  )
+
+  it.effect("a request with an Origin is 403 on every route, state-changing or not", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        const origin = { origin: "http://evil.example" }
+        const post = yield* request(port.admin, "/shutdown", { method: "POST", headers: origin })
+        expect([post.status, post.body]).toEqual([
+          403,
+          'forbidden: the admin server refuses requests from web pages (Origin: "http://evil.example")'
+        ])
+        for (const path of ["/metrics", "/debug/fibers", "/healthz"]) {
+          expect((yield* request(port.admin, path, { headers: origin })).status, path).toBe(403)
+        }
+        expect(yield* pendingShutdown(lifecycle)).toBe("pending")
+      })
+    )
+  )
+
+  it.effect.each(["localhost", "localhost:8081", "127.0.0.1", "127.1.2.3:9", "[::1]", "[::1]:8081", "LOCALHOST"])(
+    "POST /shutdown with Host %s is accepted",
+    (host) =>
+      run(
+        Effect.gen(function* () {
+          const port = yield* ports
+          const answer = yield* request(port.admin, "/shutdown", { method: "POST", headers: { host } })
+          expect([answer.status, JSON.parse(answer.body)]).toEqual([202, { shutdown: "started" }])
+        })
+      )
+  )
+
+  it.effect("with ADMIN_TOKEN, every route but the probes needs the bearer token (401 with WWW-Authenticate)", () =>
+    run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const lifecycle = yield* Lifecycle
+        const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
+        for (const path of ["/metrics", "/debug/fibers"]) {
+          const missing = yield* request(port.admin, path)
+          expect([missing.status, missing.headers["www-authenticate"]], path).toEqual([401, 'Bearer realm="admin"'])
+          expect(missing.body).toBe('unauthorized: the admin server needs "Authorization: Bearer <ADMIN_TOKEN>"')
+          const wrong = yield* request(port.admin, path, { headers: bearer(`${token}x`) })
+          expect([wrong.status, wrong.body], path).toEqual([
+            401,
+            'unauthorized: the admin server needs "Authorization: Bearer <ADMIN_TOKEN>" (the token sent is not it)'
+          ])
+          expect((yield* request(port.admin, path, { headers: bearer(token.slice(1)) })).status).toBe(401)
+          expect((yield* request(port.admin, path, { headers: { authorization: token } })).status).toBe(401)
+          expect((yield* request(port.admin, path, { headers: bearer(token) })).status, path).toBe(200)
+          expect((yield* request(port.admin, path, { headers: { authorization: `bearer  ${token}` } })).status).toBe(
+            200
+          )
+        }
+        for (const path of ["/healthz", "/readyz"]) {
+          expect((yield* request(port.admin, path)).status, path).toBe(200)
+        }
+        expect((yield* request(port.admin, "/shutdown", { method: "POST" })).status).toBe(401)
+        // the token does not stand in for a loopback Host
+        const foreign = yield* request(port.admin, "/shutdown", {
+          method: "POST",
+          headers: { ...bearer(token), host: "evil.example" }
+        })
+        expect(foreign.status).toBe(403)
+        expect(yield* pendingShutdown(lifecycle)).toBe("pending")
+        const accepted = yield* request(port.admin, "/shutdown", { method: "POST", headers: bearer(token) })
+        expect(accepted.status).toBe(202)
+      }),
+      { config: { adminToken: Redacted.make(token) } }
+    )
+  )
+})
+
+describe("access log", () => {
+  it.effect("one Info line per request, matched or not, with the path but never the query", () => {
+    const logs: Array<LogLine> = []
+    return run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        yield* request(port.api, "/healthz?access_token=secret")
+        yield* request(port.api, "/x", { method: "PROPFIND" })
+        yield* request(port.api, "/%ZZ")
+        yield* request(port.api, "/healthz", { method: "POST" })
+        yield* request(port.admin, "/shutdown", { method: "POST", headers: { origin: "http://evil.example" } })
+        const access = logs.filter((line) => line.annotations.route !== undefined)
+        expect(access.map((line) => [line.level, line.message])).toEqual([
+          ["Info", "GET /healthz 200"],
+          ["Info", "PROPFIND /x 404"],
+          ["Info", "GET /%ZZ 404"],
+          ["Info", "POST /healthz 405"],
+          ["Info", "POST /shutdown 403"]
+        ])
+        expect(access[0]!.annotations).toMatchObject({
+          server: "api",
+          method: "GET",
+          path: "/healthz",
+          route: "/healthz",
+          status: 200
+        })
+        expect(access[0]!.annotations.millis).toBeTypeOf("number")
+        expect(access[1]!.annotations).toMatchObject({ route: "*", status: 404, method: "PROPFIND" })
+        expect(access[4]!.annotations).toMatchObject({ server: "admin", route: "/shutdown", status: 403 })
+        expect(JSON.stringify(logs)).not.toContain("secret")
+      }),
+      { logs, config: { accessLog: 100 } }
+    )
+  })
+
+  it.effect("ACCESS_LOG=off (0) writes no line; the requests are still counted", () => {
+    const logs: Array<LogLine> = []
+    return run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        yield* request(port.api, "/healthz")
+        yield* request(port.api, "/nope")
+        expect(logs.filter((line) => line.annotations.route !== undefined)).toEqual([])
+        const { samples } = yield* scrape(port.admin)
+        expect(value(samples, "http_requests_total", { server: "api", route: "*", method: "GET", status: "404" })).toBe(
+          1
+        )
+      }),
+      { logs, config: { accessLog: 0 } }
+    )
+  })
 })
 
 describe("AdminServer health", () => {
