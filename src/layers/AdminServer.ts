@@ -5,7 +5,8 @@
  * Routes (ordinary `HttpRouter` layers):
  * - `GET /healthz`, `GET /readyz` — as on the API server (`Health`);
  * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`);
- * - `GET /debug/fibers` — the members and the requests in flight with their age (Go's goroutine dump, in JSON);
+ * - `GET /debug/fibers` — the members and the requests in flight with their age (Go's goroutine dump, in JSON),
+ *   bounded: the 50 oldest requests in detail, the rest counted by server and method (`FiberDump.bounded`);
  * - `POST /shutdown` — starts the graceful shutdown (202); "one exits, all exit": the group stops as on SIGTERM.
  * Every route, and every route added with `layerWith`, is behind `AdminGuard`: a request with an `Origin` is refused
  * (403), a state-changing one needs a loopback `Host` (403), and with `ADMIN_TOKEN` set every route but the probes
@@ -17,7 +18,7 @@ import { PrometheusMetrics } from "effect/observability"
 import * as AdminGuard from "../http/AdminGuard.ts"
 import type * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as Health from "../http/Health.ts"
-import { FiberDump } from "../services/FiberDump.ts"
+import { bounded, FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
 import * as HttpMember from "./HttpMember.ts"
 
@@ -25,7 +26,7 @@ const metrics = PrometheusMetrics.format().pipe(
   Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
 )
 
-const fibers = Effect.map(FiberDump, (dump) => HttpServerResponse.jsonUnsafe({ fibers: dump.snapshot() }))
+const fibers = Effect.map(FiberDump, (dump) => HttpServerResponse.jsonUnsafe(bounded(dump.snapshot())))
 
 const shutdown = Effect.flatMap(Lifecycle.current, (lifecycle) => lifecycle.requestShutdown("POST /shutdown")).pipe(
   Effect.map((first) =>

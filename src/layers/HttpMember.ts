@@ -5,10 +5,11 @@
  * Every route is observed by `RequestMetrics` (and wrapped by the server's own route middleware, inside the
  * observer, so what it answers is counted too); unknown paths are counted under route `*`. Built = listening (one log
  * line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the fiber dump
- * (paths only, never query strings). The layer's service is the server's `Handle`: `failure` is the member.
+ * (method and path cut at 200 characters — never the query string, never a header — grouped by server and method). The layer's service is the server's `Handle`: `failure` is the member.
  */
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
+import * as AccessLog from "../http/AccessLog.ts"
 import * as AllowedMethods from "../http/AllowedMethods.ts"
 import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
@@ -35,9 +36,10 @@ const announce = (name: string) =>
         dump.addSource(() =>
           handle.tracker.requests().map(({ method, path, ageMillis }) => ({
             id: undefined,
-            label: `${name} ${method} ${path}`,
+            label: `${name} ${method} ${AccessLog.pathOf(path)}`,
             ageMillis,
-            done: false
+            done: false,
+            group: `${name} ${method}`
           }))
         )
       ),

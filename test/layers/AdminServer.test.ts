@@ -4,6 +4,7 @@
  * shutdown phases), `/debug/fibers` (in-flight requests and the group's members) and `POST /shutdown`. Each test gets
  * its own metric registry and fiber dump; handler delays and shutdown phases run on the TestClock.
  */
+import net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Metric, Redacted, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -12,7 +13,15 @@ import * as Group from "../../src/Group.ts"
 import { AdminServer } from "../../src/layers/AdminServer.ts"
 import { ApiServer } from "../../src/layers/ApiServer.ts"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts"
-import { FiberDump, type FiberEntry, type FiberRegistry, makeRegistry } from "../../src/services/FiberDump.ts"
+import {
+  type Dump,
+  detailLimit,
+  FiberDump,
+  type FiberEntry,
+  type FiberRegistry,
+  makeRegistry,
+  maxLabelLength
+} from "../../src/services/FiberDump.ts"
 import { Lifecycle, make as makeLifecycle } from "../../src/services/Lifecycle.ts"
 import { connect, fetchAnswer, realSleep, waitFor, within } from "../support/http-client.ts"
 import { captureLogs, fakeServer, type LogLine, withLayer } from "../support/lifecycle.ts"
@@ -95,6 +104,28 @@ const fibers = (adminPort: number) =>
     const answer = yield* http(adminPort, "/debug/fibers")
     expect([answer.status, answer.contentType]).toEqual([200, "application/json"])
     return (JSON.parse(answer.body) as { fibers: ReadonlyArray<FiberEntry> }).fibers
+  })
+
+/**
+ * openAll — one connection per path, each sending `GET path` with `headers`; resolves once all are connected and
+ * written (bounded by 30 s of real time). Plain sockets: a thousand of them cost a thousand handles, nothing more.
+ */
+const openAll = (port: number, paths: ReadonlyArray<string>, headers: ReadonlyArray<string>) =>
+  Effect.promise(() => {
+    const sockets = paths.map((path) => {
+      const socket = net.connect({ port, host: "127.0.0.1" })
+      socket.on("error", () => {})
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`)
+      return socket
+    })
+    const connected = Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once("connect", resolve))))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${paths.length} connections not open after 30 s`)), 30_000)
+    })
+    return Promise.race([connected, timeout])
+      .then(() => sockets)
+      .finally(() => clearTimeout(timer))
   })
 
 /**
@@ -337,6 +368,61 @@ describe("AdminServer /debug/fibers", () => {
       })
     )
   )
+
+  it.effect("1100 requests in flight with secrets in queries and headers: bounded, redacted, counted by group", () => {
+    const dump = makeRegistry()
+    return run(
+      Effect.gen(function* () {
+        const port = yield* ports
+        const api = yield* ApiServer
+        const secret = `access-${"s".repeat(2_000)}`
+        const headers = [`Authorization: Bearer hdr-${secret}`, `X-Api-Key: key-${secret}`]
+        const count = 1_100
+        const paths = Array.from({ length: count }, (_, i) =>
+          // every tenth one with a 3000-character path (duplicate slashes still match the route)
+          i % 10 === 0
+            ? `${"/".repeat(3_000)}api/delay/10000?access_token=${secret}`
+            : `/api/delay/10000?access_token=${secret}&i=${i}`
+        )
+        const sockets = yield* Effect.acquireRelease(openAll(port.api, paths, headers), (sockets) =>
+          Effect.sync(() => {
+            for (const socket of sockets) socket.destroy()
+          })
+        )
+        yield* waitFor(`${count} requests in flight`, () => api.tracker.inFlight() === count, 20_000)
+        yield* realSleep(5)
+
+        const answer = yield* http(port.admin, "/debug/fibers")
+        expect(answer.status).toBe(200)
+        const body = JSON.parse(answer.body) as Dump
+        const unbounded = JSON.stringify({ fibers: dump.snapshot() }).length
+        expect(answer.body.length, `bounded dump ${answer.body.length} B, unbounded ${unbounded} B`).toBeLessThan(
+          20_000
+        )
+        expect(answer.body).not.toContain("access")
+        expect(answer.body).not.toContain("hdr-")
+        expect(answer.body).not.toContain("key-")
+        expect(body.total).toBe(count + 1) // and the dump's own request
+        expect(body.fibers).toHaveLength(detailLimit)
+        for (const entry of body.fibers) {
+          expect(entry.label).toMatch(/^api GET (\/api\/delay\/10000|\/{200}…)$/)
+          expect(entry.label.length).toBeLessThanOrEqual(maxLabelLength + 1)
+        }
+        // the oldest in detail, oldest first
+        const ages = body.fibers.map((entry) => entry.ageMillis)
+        expect([...ages].sort((a, b) => b - a)).toEqual(ages)
+        expect(body.omitted).toEqual([
+          { group: "api GET", count: count - detailLimit },
+          { group: "admin GET", count: 1 }
+        ])
+
+        yield* TestClock.adjust("10 seconds")
+        yield* waitFor("every request answered", () => api.tracker.inFlight() === 0, 20_000)
+        expect(sockets).toHaveLength(count)
+      }),
+      { dump }
+    )
+  })
 
   it.effect("under Group.run, lists each member as `member <name>`; POST /shutdown stops the group with exit 0", () => {
     const dump = makeRegistry()
