@@ -359,3 +359,42 @@ describe("ApiServer.layerWith", () => {
       )
   )
 })
+
+describe("405 with Allow for routes added under a prefix", () => {
+  const created = HttpServerResponse.text("created", { status: 201 })
+  const routes = Layer.mergeAll(
+    HttpRouter.addAll([HttpRouter.route("POST", "/items", created), HttpRouter.route("PUT", "/items/:id", created)], {
+      prefix: "/v1"
+    }),
+    HttpRouter.use((router) => router.prefixed("/v2").prefixed("/shop").add("DELETE", "/cart", created))
+  )
+
+  it.effect("lists the methods of the prefixed routes that match, nested prefixes included", () =>
+    Effect.gen(function* () {
+      const port = (yield* ApiServer).address.port
+      const allow = (method: string, path: string) =>
+        Effect.map(request(port, path, { method }), (answer) => [answer.status, answer.headers.allow])
+      expect(yield* allow("POST", "/v1/items")).toEqual([201, undefined])
+      expect(yield* allow("GET", "/v1/items")).toEqual([405, "POST"])
+      expect(yield* allow("DELETE", "/v1/items/7")).toEqual([405, "PUT"])
+      expect(yield* allow("GET", "/v2/shop/cart")).toEqual([405, "DELETE"])
+      expect(yield* allow("DELETE", "/v2/shop/cart")).toEqual([201, undefined])
+      expect(yield* allow("GET", "/items")).toEqual([404, undefined])
+      expect(yield* allow("GET", "/v2/cart")).toEqual([404, undefined])
+    }).pipe(
+      withLayer(
+        ApiServer.layerWith(routes).pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              Lifecycle.layerTest,
+              AppConfig.layerTest({}),
+              Layer.succeed(References.MinimumLogLevel, "Error")
+            )
+          )
+        )
+      ),
+      Effect.provideService(Metric.MetricRegistry, new Map()),
+      Effect.provideService(FiberDump, makeRegistry())
+    )
+  )
+})
