@@ -2,10 +2,14 @@
  * HttpMember — one of this service's HTTP servers as a member of the group: a `GracefulHttpServer` bound where
  * `AppConfig` says, with its drain settings, serving an ordinary `HttpRouter` app.
  *
- * Every route is observed by `RequestMetrics` (and wrapped by the server's own route middleware, inside the
- * observer, so what it answers is counted too); unknown paths are counted under route `*`. Built = listening (one log
- * line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the fiber dump
- * (method and path cut at 200 characters — never the query string, never a header — grouped by server and method). The layer's service is the server's `Handle`: `failure` is the member.
+ * Every request that reaches the router is counted and access-logged (`RequestMetrics`, `AccessLog`, at most
+ * `ACCESS_LOG` lines a second): each route is wrapped by the observer, and inside it by the server's `guard` (who may
+ * use it: `AdminGuard`) and then its own `middleware`, so what they answer is counted too; a request no route matched
+ * is answered by the observer's global middleware — 405 with `Allow` when the path has routes for other methods
+ * (`AllowedMethods` notes each route as it is registered), else 404 — and counted under route `*`. Built = listening
+ * (one log line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the
+ * fiber dump (method and path cut at 200 characters — never the query string, never a header — grouped by server and
+ * method). The layer's service is the server's `Handle`: `failure` is the member.
  */
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"

@@ -10,6 +10,7 @@ import { Effect, Exit, Fiber, Layer, Metric, Redacted, References, Scope } from 
 import { TestClock } from "effect/testing"
 import { ShutdownRequested } from "../../src/Errors.ts"
 import * as Group from "../../src/Group.ts"
+import * as AdminGuard from "../../src/http/AdminGuard.ts"
 import { AdminServer } from "../../src/layers/AdminServer.ts"
 import { ApiServer } from "../../src/layers/ApiServer.ts"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.ts"
@@ -673,4 +674,14 @@ describe("AdminServer health", () => {
       })
     )
   )
+})
+
+describe("AdminGuard.hostOf", () => {
+  it("keeps the host of a Host header, without its port", () => {
+    expect(
+      ["localhost:8081", "127.0.0.1", "[::1]:8081", "[::1]", "evil.example:80", "::1", " localhost "].map(
+        AdminGuard.hostOf
+      )
+    ).toEqual(["localhost", "127.0.0.1", "[::1]", "[::1]", "evil.example", "::1", "localhost"])
+  })
 })
