@@ -100,23 +100,24 @@ export const make = (server: string, options: Options = {}) => {
       })
     })
 
+  // Nothing but a catch frame on a request that matched: the router fails at once when none did, so the time an
+  // unmatched request took is measured from the failure (≈ 0).
+  const answerUnmatched = Effect.withFiber((fiber: Fiber.Fiber<unknown, unknown>) => {
+    const start = performance.now()
+    const context = fiber.context
+    const request = Context.getUnsafe(context, HttpServerRequest)
+    const allow = options.allowed?.allowed(request.url) ?? []
+    const response =
+      allow.length === 0
+        ? notFound
+        : HttpServerResponse.text("method not allowed", { status: 405, headers: { allow: allow.join(", ") } })
+    const logged = record(seriesOf(unmatchedRoute), request, response.status, start, context)
+    return logged === undefined ? Effect.succeed(response) : Effect.as(logged, response)
+  })
   const unmatched = <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
-    Effect.withFiber((fiber: Fiber.Fiber<unknown, unknown>) => {
-      const start = performance.now()
-      return Effect.catchIf(app, isRouteNotFound, () => {
-        const context = fiber.context
-        const request = Context.getUnsafe(context, HttpServerRequest)
-        const allow = options.allowed?.allowed(request.url) ?? []
-        const response =
-          allow.length === 0
-            ? notFound
-            : HttpServerResponse.text("method not allowed", { status: 405, headers: { allow: allow.join(", ") } })
-        const logged = record(seriesOf(unmatchedRoute), request, response.status, start, context)
-        return logged === undefined ? Effect.succeed(response) : Effect.as(logged, response)
-      })
-    })
+    Effect.catchIf(app, isRouteNotFound, () => answerUnmatched)
 
   return { route, unmatched }
 }
