@@ -11,7 +11,9 @@
  *   point, `dist/program.js`. Bundling is what makes start-up fast: importing the effect barrel and the HTTP modules
  *   unbundled costs 0.4–0.7 s. The entry point first checks the Node version against `engines` in `package.json` —
  *   with nothing a too-old Node could fail to parse or link — and prints one line naming the required version if it
- *   is too old; then it turns on Node's compile cache (`module.enableCompileCache`, in the OS temp directory unless
+ *   is too old; then it registers handlers that record SIGINT, SIGTERM and SIGHUP (`src/EarlySignals.ts`, inlined:
+ *   a signal during the load is delivered once `Signals.layer` takes over, instead of killing the process unlogged);
+ *   then it turns on Node's compile cache (`module.enableCompileCache`, in the OS temp directory unless
  *   `NODE_COMPILE_CACHE` says otherwise; where that is not writable Node runs without it), which spares every start
  *   after the first the time V8 spends compiling the bundle; then it loads the bundle.
  *
@@ -101,14 +103,37 @@ const buildProgram = async () => {
   })
   for (const file of bundle.outputFiles) await writeAtomically(file.path, file.contents)
 
+  // src/EarlySignals.ts inlined: it imports nothing, so it runs before a byte of the bundle is read.
+  const early = await build({
+    stdin: {
+      contents: 'import { install } from "./src/EarlySignals.ts"\ninstall()\n',
+      resolveDir: root,
+      loader: "ts"
+    },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: `node${major}.${minor}`,
+    minifySyntax: true,
+    legalComments: "none",
+    logLevel: "warning",
+    write: false
+  })
+  const earlySignals = early.outputFiles[0]?.text.trim() ?? ""
+  if (earlySignals.includes("import ")) throw new Error("src/EarlySignals.ts must import nothing: it is inlined")
+
   await writeAtomically(
     path.join(root, "dist/program.js"),
-    `// Entry point (see scripts/build.ts): check the Node version, enable the compile cache, load the bundle.
-// No static import: a Node too old for the bundle must get as far as saying so.
+    `// Entry point (see scripts/build.ts): check the Node version, record early signals, enable the compile cache,
+// load the bundle. No static import: a Node too old for the bundle must get as far as saying so.
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
 if (major < ${major} || (major === ${major} && minor < ${minor})) {
   console.error(${JSON.stringify(`${manifest.name} needs Node >= ${major}.${minor} (found `)} + process.version + ")")
   process.exit(1)
+}
+// src/EarlySignals.ts: SIGINT/SIGTERM/SIGHUP recorded from here on, handed to Signals.layer once it is built
+{
+${earlySignals}
 }
 ;(await import("node:module")).enableCompileCache?.()
 await import("./main.js")

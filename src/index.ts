@@ -1,7 +1,8 @@
 /**
  * What another Effect application imports:
  * - `GracefulHttpServer` — the drop-in for `NodeHttpServer.layer` whose shutdown loses no request, with `Health`
- *   (liveness/readiness routes), `RequestMetrics` and the `Lifecycle` they share (readiness checks, shutdown hooks);
+ *   (liveness/readiness routes), `RequestMetrics` (with `AllowedMethods` and `AccessLog`), `AdminGuard` and the
+ *   `Lifecycle` they share (readiness checks, shutdown hooks);
  * - the service's own lifecycle pieces: `Group` (errgroup for members), `Main` (the process runner), the members
  *   (`ApiServer`, `AdminServer`, `Signals`, `ProcessFaults`) and their configuration, the reloadable part of it
  *   (`RuntimeConfig`, `ConfigReload` on SIGHUP) and OTLP tracing (`Tracing`);
@@ -17,6 +18,9 @@ export { ClusterWorker } from "./cluster/ClusterWorker.ts"
 export * as MetricsAggregate from "./cluster/MetricsAggregate.ts"
 export * from "./Errors.ts"
 export * as Group from "./Group.ts"
+export * as AccessLog from "./http/AccessLog.ts"
+export * as AdminGuard from "./http/AdminGuard.ts"
+export * as AllowedMethods from "./http/AllowedMethods.ts"
 export * as ConnectionTracker from "./http/ConnectionTracker.ts"
 export * as GracefulHttpServer from "./http/GracefulHttpServer.ts"
 export * as Health from "./http/Health.ts"

@@ -3,7 +3,7 @@
  * `ConfigInvalid` naming the variable and the value (never a stack trace).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect } from "effect"
+import { ConfigProvider, Duration, Effect, Redacted } from "effect"
 import { ConfigInvalid } from "../src/Errors.ts"
 import { AppConfig, type AppConfigValues, load } from "../src/services/AppConfig.ts"
 
@@ -14,6 +14,7 @@ const loadFrom = (env: Record<string, string>) =>
 /** The values with durations as milliseconds, so they compare as plain data. */
 const plain = (c: AppConfigValues) => ({
   ...c,
+  adminToken: c.adminToken === undefined ? undefined : Redacted.value(c.adminToken),
   shutdownTimeout: Duration.toMillis(c.shutdownTimeout),
   shutdownDelay: Duration.toMillis(c.shutdownDelay),
   drainIdleGrace: Duration.toMillis(c.drainIdleGrace),
@@ -45,6 +46,8 @@ describe("AppConfig.load", () => {
         profileCacheSize: 10_000,
         profileCacheTtl: 30_000,
         aggregateTimeout: 10_000,
+        adminToken: undefined,
+        accessLog: 100,
         workers: 1
       })
     })
@@ -69,6 +72,8 @@ describe("AppConfig.load", () => {
         PROFILE_CACHE_SIZE: "0",
         PROFILE_CACHE_TTL: "0",
         AGGREGATE_TIMEOUT: "2 seconds",
+        ADMIN_TOKEN: "0123456789abcdef",
+        ACCESS_LOG: "off",
         WORKERS: "4"
       })
       expect(plain(config)).toEqual({
@@ -88,6 +93,8 @@ describe("AppConfig.load", () => {
         profileCacheSize: 0,
         profileCacheTtl: 0,
         aggregateTimeout: 2_000,
+        adminToken: "0123456789abcdef",
+        accessLog: 0,
         workers: 4
       })
     })
@@ -126,7 +133,9 @@ describe("AppConfig.load", () => {
     ["PROFILE_CACHE_SIZE", "many"],
     ["PROFILE_CACHE_TTL", "-1 seconds"],
     ["AGGREGATE_TIMEOUT", "0"],
-    ["AGGREGATE_TIMEOUT", "never"]
+    ["AGGREGATE_TIMEOUT", "never"],
+    ["ACCESS_LOG", "on"],
+    ["ACCESS_LOG", "-1"]
   ]
   it.effect.each(invalid)("%s=%s fails with ConfigInvalid naming the variable and the value", ([variable, value]) =>
     Effect.gen(function* () {
@@ -145,6 +154,35 @@ describe("AppConfig.load", () => {
       expect(error.message).toContain("must not be longer than REQUEST_TIMEOUT (1m)")
       const off = yield* loadFrom({ HEADERS_TIMEOUT: "90 seconds", REQUEST_TIMEOUT: "0" })
       expect(Duration.toMillis(off.headersTimeout)).toBe(90_000)
+    })
+  )
+
+  it.effect.each(["0.0.0.0", "::", "10.0.0.1", "admin.internal"])(
+    "ADMIN_HOST=%s without ADMIN_TOKEN fails naming ADMIN_TOKEN",
+    (host) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(loadFrom({ ADMIN_HOST: host }))
+        expect(error.variable).toBe("ADMIN_TOKEN")
+        expect(error.message).toBe(
+          `invalid configuration: ADMIN_TOKEN="": required when ADMIN_HOST (${host}) is beyond loopback: the admin routes would be open to the network`
+        )
+        expect((yield* Effect.flip(loadFrom({ ADMIN_HOST: host, ADMIN_TOKEN: "  " }))).variable).toBe("ADMIN_TOKEN")
+      })
+  )
+
+  it.effect.each(["127.0.0.1", "127.8.9.10", "localhost", "::1", "[::1]"])("ADMIN_HOST=%s needs no token", (host) =>
+    Effect.map(loadFrom({ ADMIN_HOST: host }), (config) => expect(config.adminToken).toBeUndefined())
+  )
+
+  it.effect("ADMIN_TOKEN is held redacted and never echoed back, even when too short", () =>
+    Effect.gen(function* () {
+      const config = yield* loadFrom({ ADMIN_HOST: "0.0.0.0", ADMIN_TOKEN: "a-long-enough-secret" })
+      expect(Redacted.value(config.adminToken!)).toBe("a-long-enough-secret")
+      expect(String(config.adminToken)).toBe("<redacted>")
+      expect(JSON.stringify(config)).not.toContain("a-long-enough-secret")
+      const error = yield* Effect.flip(loadFrom({ ADMIN_TOKEN: "short-secret" }))
+      expect(error.message).toBe('invalid configuration: ADMIN_TOKEN="<redacted>": expected at least 16 characters')
+      expect(error.message).not.toContain("short-secret")
     })
   )
 

@@ -11,7 +11,6 @@ import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import type * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as Health from "../http/Health.ts"
-import * as RequestMetrics from "../http/RequestMetrics.ts"
 import * as DeadlineHeader from "../toolkit/DeadlineHeader.ts"
 import * as HttpMember from "./HttpMember.ts"
 
@@ -34,11 +33,7 @@ const delay = Effect.gen(function* () {
 /** ApiServer — the bound public server; `member` is its part in the group. */
 export class ApiServer extends Context.Service<ApiServer, GracefulHttpServer.Handle>()("lifecycle/ApiServer") {
   /** ApiServer.routes — the API's routes. */
-  static readonly routes = Layer.mergeAll(
-    Health.routes,
-    HttpRouter.add("GET", "/api/delay/:ms", delay),
-    RequestMetrics.notFound
-  )
+  static readonly routes = Layer.mergeAll(Health.routes, HttpRouter.add("GET", "/api/delay/:ms", delay))
 
   /**
    * ApiServer.layerWith — the API server serving `routes` (ordinary `HttpRouter` layers) beside its own; they get

@@ -2,13 +2,19 @@
  * HttpMember — one of this service's HTTP servers as a member of the group: a `GracefulHttpServer` bound where
  * `AppConfig` says, with its drain settings, serving an ordinary `HttpRouter` app.
  *
- * Every route is observed by `RequestMetrics` (and wrapped by the server's own route middleware, inside the
- * observer, so what it answers is counted too); unknown paths are counted under route `*`. Built = listening (one log
- * line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the fiber dump
- * (paths only, never query strings). The layer's service is the server's `Handle`: `failure` is the member.
+ * Every request that reaches the router is counted and access-logged (`RequestMetrics`, `AccessLog`, at most
+ * `ACCESS_LOG` lines a second): each route is wrapped by the observer, and inside it by the server's `guard` (who may
+ * use it: `AdminGuard`) and then its own `middleware`, so what they answer is counted too; a request no route matched
+ * is answered by the observer's global middleware — 405 with `Allow` when the path has routes for other methods
+ * (`AllowedMethods` notes each route as it is registered), else 404 — and counted under route `*`. Built = listening
+ * (one log line with the bound address); its requests in flight are in `http_requests_in_flight{server}` and in the
+ * fiber dump (method and path cut at 200 characters — never the query string, never a header — grouped by server and
+ * method). The layer's service is the server's `Handle`: `failure` is the member.
  */
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
+import * as AccessLog from "../http/AccessLog.ts"
+import * as AllowedMethods from "../http/AllowedMethods.ts"
 import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.ts"
@@ -34,9 +40,10 @@ const announce = (name: string) =>
         dump.addSource(() =>
           handle.tracker.requests().map(({ method, path, ageMillis }) => ({
             id: undefined,
-            label: `${name} ${method} ${path}`,
+            label: `${name} ${method} ${AccessLog.pathOf(path)}`,
             ageMillis,
-            done: false
+            done: false,
+            group: `${name} ${method}`
           }))
         )
       ),
@@ -56,21 +63,32 @@ export const layer = <I, E, R>(
     readonly listen: (config: AppConfigValues) => { readonly host: string; readonly port: number }
     readonly routes: Layer.Layer<never, E, R>
     readonly middleware?: RouteMiddleware | undefined
+    /** who may use the routes (`AdminGuard` on the admin server); outside `middleware`, inside the observer */
+    readonly guard?: ((config: AppConfigValues) => RouteMiddleware) | undefined
   }
 ) => {
   // made anew with each build of the layer: each build counts in series of its own
-  const routeMiddleware = Layer.unwrap(
-    Effect.sync(() => {
-      const observe = RequestMetrics.middleware(options.name)
+  const served = Layer.unwrap(
+    Effect.map(AppConfig, (config) => {
+      const allowed = AllowedMethods.make()
+      const observer = RequestMetrics.make(options.name, { accessLog: config.accessLog, allowed })
       const wrap = options.middleware
-      const middleware: RouteMiddleware = wrap === undefined ? observe : (handler) => observe(wrap(handler))
-      return HttpRouter.middleware(middleware).layer
+      const guard = options.guard?.(config)
+      const inner: RouteMiddleware = wrap === undefined ? (handler) => handler : wrap
+      const routeMiddleware: RouteMiddleware =
+        guard === undefined
+          ? (handler) => observer.route(inner(handler))
+          : (handler) => observer.route(guard(inner(handler)))
+      const routes = Layer.provide(
+        options.routes,
+        Layer.merge(HttpRouter.middleware(routeMiddleware).layer, AllowedMethods.recording(allowed))
+      )
+      return HttpRouter.serve(Layer.merge(routes, HttpRouter.middleware(observer.unmatched, { global: true })), {
+        disableLogger: true,
+        disableListenLog: true
+      })
     })
   )
-  const served = HttpRouter.serve(Layer.provide(options.routes, routeMiddleware), {
-    disableLogger: true,
-    disableListenLog: true
-  })
   const server = Layer.unwrap(
     Effect.map(AppConfig, (config) =>
       GracefulHttpServer.layer(GracefulHttpServer.createServer, {

@@ -7,6 +7,11 @@
  * `layerTest` registers nothing: a test delivers a signal with `Signals.emit`, like oklog/run's injected signal
  * channel.
  *
+ * Signals that arrived before the layer was built — while the program was still loading — are not lost: the entry
+ * point records them from its first moment (`EarlySignals.install`), and `layer`, once its own handlers are in place,
+ * removes the early handlers and delivers what they recorded, in arrival order and with their arrival times (so the
+ * duplicate window below applies to them as to any other), each with a log line `received SIGTERM while starting`.
+ *
  * Received signals queue up in arrival order (unbounded, nothing is dropped) and are taken with `next` — except a
  * termination signal that arrives once the service is already stopping (a second SIGINT/SIGTERM, or the first one
  * after `POST /shutdown` or a failure began the shutdown): that one ends the process at once through
@@ -19,6 +24,7 @@
  * edit of the configuration file, and dropping one would leave the edit unread (`ConfigReload` coalesces them).
  */
 import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
+import * as EarlySignals from "../EarlySignals.ts"
 import { SignalReceived } from "../Errors.ts"
 import { ConfigReload } from "../services/ConfigReload.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
@@ -43,38 +49,45 @@ const make = (register: boolean) =>
     const queue = yield* Queue.unbounded<SignalName>()
     let terminations = 0
     let previous: { readonly signal: SignalName; readonly at: number } | undefined
-    const deliver = (signal: SignalName) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const repeat =
-          isTermination(signal) &&
-          previous !== undefined &&
-          previous.signal === signal &&
-          now - previous.at < Duration.toMillis(duplicateWindow)
-        if (isTermination(signal)) previous = { signal, at: now }
-        if (repeat)
-          return Effect.logDebug(`received ${signal} again within ${Duration.format(duplicateWindow)}: one delivery`)
-        const stopping = lifecycle.phase() === "stopping"
-        if (isTermination(signal) && (terminations++ > 0 || stopping)) {
-          return teardown.force(`received ${signal} during shutdown: forcing exit`)
-        }
-        if (stopping) return Effect.logInfo(`received ${signal} during shutdown: ignored`)
-        return Queue.offer(queue, signal).pipe(Effect.asVoid)
-      })
+    /** `signal`, received at `now` (epoch millis); only termination signals merge (a SIGHUP may follow an edit) */
+    const deliverAt = (signal: SignalName, now: number) => {
+      const repeat =
+        isTermination(signal) &&
+        previous !== undefined &&
+        previous.signal === signal &&
+        now - previous.at < Duration.toMillis(duplicateWindow)
+      if (isTermination(signal)) previous = { signal, at: now }
+      if (repeat)
+        return Effect.logDebug(`received ${signal} again within ${Duration.format(duplicateWindow)}: one delivery`)
+      const stopping = lifecycle.phase() === "stopping"
+      if (isTermination(signal) && (terminations++ > 0 || stopping)) {
+        return teardown.force(`received ${signal} during shutdown: forcing exit`)
+      }
+      if (stopping) return Effect.logInfo(`received ${signal} during shutdown: ignored`)
+      return Queue.offer(queue, signal).pipe(Effect.asVoid)
+    }
+    const deliver = (signal: SignalName) => Effect.flatMap(Clock.currentTimeMillis, (now) => deliverAt(signal, now))
     if (register) {
       const run = Effect.runForkWith(yield* Effect.context<never>())
-      yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          names.map((name) => {
+      const registered = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const handlers = names.map((name) => {
             const handler = () => void run(deliver(name))
             process.on(name, handler)
             return [name, handler] as const
           })
-        ),
-        (handlers) =>
+          // in the same synchronous step: no signal can arrive between the early handlers and ours
+          return { handlers, early: EarlySignals.takeOver() }
+        }),
+        ({ handlers }) =>
           Effect.sync(() => {
             for (const [name, handler] of handlers) process.off(name, handler)
           })
       )
+      for (const { signal, at } of registered.early) {
+        yield* Effect.logInfo(`received ${signal} while starting`).pipe(Effect.annotateLogs({ signal, at }))
+        yield* deliverAt(signal, at)
+      }
     }
     return Signals.of({ next: Queue.take(queue), emit: deliver })
   })

@@ -2,10 +2,11 @@
  * AppConfig — every knob of the service, read once from the environment with Effect `Config`.
  *
  * Each variable has a default (see the README's configuration table). An invalid value fails with `ConfigInvalid`
- * naming the variable and the value, which the entry point prints as one line before exiting 1. Durations use
- * Effect's duration strings (`25 seconds`, `250 millis`) or a number of milliseconds.
+ * naming the variable and the value (`ADMIN_TOKEN`'s never: it is `<redacted>`), which the entry point prints as one
+ * line before exiting 1. `ADMIN_TOKEN` is held as a `Redacted`: logging the configuration shows `<redacted>`.
+ * Durations use Effect's duration strings (`25 seconds`, `250 millis`) or a number of milliseconds.
  */
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, type LogLevel, Option } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, type LogLevel, Option, Redacted } from "effect"
 import { ConfigInvalid } from "../Errors.ts"
 
 /** AppConfig.Values — the parsed configuration. */
@@ -36,6 +37,10 @@ export interface AppConfigValues {
   readonly profileCacheTtl: Duration.Duration
   /** the deadline of an aggregate request that sends none (an earlier `x-request-timeout-ms` governs) */
   readonly aggregateTimeout: Duration.Duration
+  /** the admin server's bearer token; required when `adminHost` is beyond loopback (see `AdminGuard`) */
+  readonly adminToken: Redacted.Redacted<string> | undefined
+  /** access log lines per second per server (`AccessLog`); 0: no access log */
+  readonly accessLog: number
   /** server processes sharing the API port (`node:cluster`); 1 runs the service in this process alone */
   readonly workers: number
 }
@@ -59,6 +64,8 @@ export const defaults: AppConfigValues = {
   profileCacheSize: 10_000,
   profileCacheTtl: Duration.seconds(30),
   aggregateTimeout: Duration.seconds(10),
+  adminToken: undefined,
+  accessLog: 100,
   workers: 1
 }
 
@@ -141,6 +148,53 @@ export const read = <A>(
     return problem === undefined ? value : yield* invalid(problem)
   })
 
+/** AppConfig.minTokenLength — the shortest `ADMIN_TOKEN` accepted (16 characters: e.g. `openssl rand -hex 16` gives 32). */
+export const minTokenLength = 16
+
+/** ADMIN_TOKEN — never echoed back: an invalid one is reported as `<redacted>`. */
+const readAdminToken: Effect.Effect<Redacted.Redacted<string> | undefined, ConfigInvalid> = Effect.gen(function* () {
+  const raw = yield* Config.option(Config.Redacted("ADMIN_TOKEN")).pipe(
+    Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
+  )
+  if (Option.isNone(raw) || Redacted.value(raw.value).trim() === "") return undefined
+  if (Redacted.value(raw.value).length < minTokenLength) {
+    return yield* new ConfigInvalid({
+      variable: "ADMIN_TOKEN",
+      value: "<redacted>",
+      reason: `expected at least ${minTokenLength} characters`
+    })
+  }
+  return raw.value
+})
+
+/** AppConfig.accessLog — `off` (0), or the most access log lines per second per server (a whole number ≥ 1). */
+export const accessLog = (name: string): Config.Config<number> =>
+  Config.String(name).pipe(
+    Config.mapEffect((raw) => {
+      const text = raw.trim().toLowerCase()
+      if (text === "off") return Effect.succeed(0)
+      return /^\d{1,9}$/.test(text)
+        ? Effect.succeed(Number(text))
+        : Effect.fail(
+            new Config.ConfigError(
+              new ConfigProvider.SourceError({ message: "expected off or a number of lines per second" })
+            )
+          )
+    })
+  )
+
+/**
+ * AppConfig.isLoopbackHost — `localhost`, an address in 127.0.0.0/8 or `::1` (bracketed or not): reachable only from
+ * this machine.
+ */
+export const isLoopbackHost = (host: string): boolean => {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1")
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h)
+}
+
 /** AppConfig.load — reads every variable from the current `ConfigProvider` (the environment by default). */
 export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(function* () {
   const values: AppConfigValues = {
@@ -190,6 +244,8 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
       defaults.aggregateTimeout,
       positive
     ),
+    adminToken: yield* readAdminToken,
+    accessLog: yield* read("ACCESS_LOG", accessLog("ACCESS_LOG"), defaults.accessLog),
     workers: yield* read("WORKERS", Config.Int("WORKERS"), defaults.workers, workerCount)
   }
   // Node's rule: a head cannot be allowed longer than the whole request (0 disables either)
@@ -199,6 +255,13 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
       variable: "HEADERS_TIMEOUT",
       value: Duration.format(values.headersTimeout),
       reason: `must not be longer than REQUEST_TIMEOUT (${Duration.format(values.requestTimeout)})`
+    })
+  }
+  if (values.adminToken === undefined && !isLoopbackHost(values.adminHost)) {
+    return yield* new ConfigInvalid({
+      variable: "ADMIN_TOKEN",
+      value: "",
+      reason: `required when ADMIN_HOST (${values.adminHost}) is beyond loopback: the admin routes would be open to the network`
     })
   }
   // A delay or an idle grace as long as the whole budget would make every shutdown a forced one.

@@ -7,6 +7,12 @@
  *   tracker (`addSource`; see `HttpMember`). Nothing is recorded per request beyond a timestamp, so the dump costs
  *   the request path nothing more.
  * `snapshot` lists every entry with what it is, how long it has been running, and its fiber id when there is one.
+ *
+ * `bounded(entries, limit)` is what `/debug/fibers` shows: the registered fibers in full, then the `limit` oldest of
+ * the others (requests) in detail, then the rest as counts by group (`api GET`: 950). Labels are cut at
+ * `maxLabelLength`. So the dump's size has a bound of its own — it does not grow with the number of requests in flight
+ * or with what their senders put in them. What goes into a label is the source's responsibility: `HttpMember` gives
+ * the server, method and path — never the query string, never a header.
  */
 import { Context, type Fiber } from "effect"
 
@@ -16,6 +22,47 @@ export interface FiberEntry {
   readonly label: string
   readonly ageMillis: number
   readonly done: boolean
+  /** what it is counted under once past the dump's detail limit (`api GET`); none: the label */
+  readonly group?: string | undefined
+}
+
+/** FiberDump.Dump — a bounded dump: `fibers` in detail, the rest counted in `omitted`. */
+export interface Dump {
+  readonly fibers: ReadonlyArray<FiberEntry>
+  /** how many entries there were in all */
+  readonly total: number
+  /** the entries past the limit, counted by group, largest count first */
+  readonly omitted: ReadonlyArray<{ readonly group: string; readonly count: number }>
+}
+
+/** FiberDump.detailLimit — how many requests `/debug/fibers` shows in detail (the oldest). */
+export const detailLimit = 50
+
+/** FiberDump.maxLabelLength — labels longer than this are cut and end with `…`. */
+export const maxLabelLength = 240
+
+const cut = (label: string) => (label.length > maxLabelLength ? `${label.slice(0, maxLabelLength)}…` : label)
+
+/**
+ * FiberDump.bounded — `entries` as a `Dump`: the registered fibers (those with an id) in full; of the others, the
+ * `limit` oldest in detail and the rest counted by group; every label cut at `maxLabelLength`.
+ */
+export const bounded = (entries: ReadonlyArray<FiberEntry>, limit = detailLimit): Dump => {
+  const registered = entries.filter((entry) => entry.id !== undefined)
+  const others = entries.filter((entry) => entry.id === undefined).sort((a, b) => b.ageMillis - a.ageMillis)
+  const counts = new Map<string, number>()
+  for (const entry of others.slice(limit)) {
+    const group = cut(entry.group ?? entry.label)
+    counts.set(group, (counts.get(group) ?? 0) + 1)
+  }
+  return {
+    fibers: [...registered, ...others.slice(0, limit)].map(({ group: _, ...entry }) => ({
+      ...entry,
+      label: cut(entry.label)
+    })),
+    total: entries.length,
+    omitted: [...counts].map(([group, count]) => ({ group, count })).sort((a, b) => b.count - a.count)
+  }
 }
 
 /** FiberDump.Registry — where fibers are listed. */

@@ -4,7 +4,17 @@
  */
 import net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { exitOf, freePorts, host, killLeftovers, type LogLine, messageOf, spawnProgram } from "./support.ts"
+import {
+  exitOf,
+  freePorts,
+  get,
+  host,
+  killLeftovers,
+  type LogLine,
+  messageOf,
+  spawnProgram,
+  startProgram
+} from "./support.ts"
 
 afterEach(killLeftovers)
 
@@ -55,5 +65,30 @@ describe("start-up failure", () => {
     expect(lines, program.output()).toHaveLength(1)
     expect(lines[0]).toContain(`${variable}="${value}"`)
     expect(program.output()).not.toMatch(/interrupted/i)
+  })
+})
+
+describe("admin port beyond loopback", () => {
+  it("ADMIN_HOST=0.0.0.0 without ADMIN_TOKEN exits 1 with one line naming ADMIN_TOKEN", async () => {
+    const program = await spawnProgram({ ADMIN_HOST: "0.0.0.0" })
+    const exit = await exitOf(program)
+
+    expect(exit.code, program.output()).toBe(1)
+    expect(errors(program.logs)).toEqual([
+      'invalid configuration: ADMIN_TOKEN="": required when ADMIN_HOST (0.0.0.0) is beyond loopback: the admin routes would be open to the network'
+    ])
+    expect(program.logs.some((line) => messageOf(line) === "serving")).toBe(false)
+  })
+
+  // Loopback only in tests: the token is checked the same way whatever ADMIN_HOST is.
+  it("with ADMIN_TOKEN, /metrics needs the bearer token; the token is never printed", async () => {
+    const token = "e2e-token-0123456789abcdef"
+    const program = await startProgram({ ADMIN_TOKEN: token })
+    expect((await get(program.adminPort, "/metrics")).status).toBe(401)
+    expect((await get(program.adminPort, "/healthz")).status).toBe(200)
+    program.child.kill("SIGTERM")
+    const exit = await exitOf(program)
+    expect(exit.code, program.output()).toBe(0)
+    expect(program.output()).not.toContain(token)
   })
 })

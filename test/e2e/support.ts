@@ -97,6 +97,8 @@ const programVariables = [
   "HOST",
   "ADMIN_PORT",
   "ADMIN_HOST",
+  "ADMIN_TOKEN",
+  "ACCESS_LOG",
   "SHUTDOWN_TIMEOUT",
   "SHUTDOWN_DELAY",
   "DRAIN_IDLE_GRACE",
@@ -110,9 +112,13 @@ const programVariables = [
 
 const live = new Set<Program>()
 
-/** SpawnOptions — `program`: another entry point run the same way (e.g. the fault suite's `fault-program.ts`). */
+/**
+ * SpawnOptions — `program`: another entry point run the same way (e.g. the fault suite's `fault-program.ts`);
+ * `nodeArgs` go to Node before the program's path.
+ */
 export interface SpawnOptions {
   readonly program?: string
+  readonly nodeArgs?: ReadonlyArray<string>
 }
 
 /** spawnProgram — starts the program and returns at once; `env` overrides the defaults described above. */
@@ -128,7 +134,7 @@ export const spawnProgram = async (
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !programVariables.includes(name) && !name.startsWith("OTEL_"))
   )
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     env: {
       ...inherited,
       PORT: String(port),

@@ -11,7 +11,9 @@ import * as Respondable from "effect/http/HttpServerRespondable"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import { vi } from "vitest"
+import * as AccessLog from "../../src/http/AccessLog.ts"
 import * as RequestMetrics from "../../src/http/RequestMetrics.ts"
+import { captureLogs, type LogLine } from "../support/lifecycle.ts"
 
 /** withRegistry — `effect` with a metric registry of its own. */
 const withRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -200,4 +202,71 @@ describe("RequestMetrics.middleware", () => {
       })
     )
   )
+})
+
+describe("RequestMetrics.methodLabel", () => {
+  it("keeps the standard methods and folds every other one into _OTHER", () => {
+    const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+    expect(methods.map(RequestMetrics.methodLabel)).toEqual(methods)
+    expect(["PROPFIND", "MKCOL", "get", "X".repeat(1000)].map(RequestMetrics.methodLabel)).toEqual([
+      "_OTHER",
+      "_OTHER",
+      "_OTHER",
+      "_OTHER"
+    ])
+  })
+})
+
+describe("AccessLog.make", () => {
+  const entry = (n: number) => ({
+    method: "GET",
+    url: `/r/${n}?q=secret`,
+    route: "/r/:n",
+    status: 200,
+    seconds: 0.00123
+  })
+
+  it.effect("writes at most perSecond lines a second; the next line written says how many were dropped", () => {
+    const lines: Array<LogLine> = []
+    let now = 5_000
+    const log = AccessLog.make("t", 2, () => now)
+    const write = (n: number) => log(entry(n)) ?? Effect.void
+    return Effect.gen(function* () {
+      for (let n = 1; n <= 5; n++) yield* write(n)
+      now = 5_999
+      yield* write(6)
+      now = 6_000
+      yield* write(7)
+      yield* write(8)
+      yield* write(9)
+      now = 7_500
+      yield* write(10)
+      expect(lines.map((line) => line.message)).toEqual([
+        "GET /r/1 200",
+        "GET /r/2 200",
+        "GET /r/7 200",
+        "GET /r/8 200",
+        "GET /r/10 200"
+      ])
+      expect(lines.map((line) => line.annotations.dropped)).toEqual([undefined, undefined, 4, undefined, 1])
+      expect(lines[0]!.annotations).toEqual({
+        server: "t",
+        method: "GET",
+        path: "/r/1",
+        route: "/r/:n",
+        status: 200,
+        millis: 1.2
+      })
+    }).pipe(Effect.provide(captureLogs(lines)))
+  })
+
+  it("is off at 0 lines a second", () => {
+    expect(AccessLog.make("t", 0)(entry(1))).toBeUndefined()
+  })
+
+  it("cuts the path at 200 characters and never keeps the query", () => {
+    expect(AccessLog.pathOf(`/${"a".repeat(10_000)}?token=x`)).toBe(`/${"a".repeat(199)}…`)
+    expect(AccessLog.pathOf("/p?token=x")).toBe("/p")
+    expect(AccessLog.pathOf("/p")).toBe("/p")
+  })
 })

@@ -8,6 +8,7 @@ import { isMainThread } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
+import * as EarlySignals from "../../src/EarlySignals.ts"
 import { SignalReceived } from "../../src/Errors.ts"
 import * as Signals_ from "../../src/layers/Signals.ts"
 import { type SignalName, Signals } from "../../src/layers/Signals.ts"
@@ -64,6 +65,52 @@ describe("Signals.layer", () => {
       process.kill(process.pid, "SIGHUP")
       expect(yield* signals.next.pipe(Effect.timeout("5 seconds"))).toBe("SIGHUP")
     }).pipe(Effect.provide(live))
+  )
+})
+
+describe("Signals.layer after EarlySignals.install", () => {
+  // `process.emit` runs the listeners as a real signal would, without sending one to the test runner.
+  it.effect("delivers what arrived before it was built, in arrival order, and removes the early listeners", () =>
+    Effect.gen(function* () {
+      const before = counts()
+      EarlySignals.install()
+      EarlySignals.install() // idempotent
+      expect(counts()).toEqual(before.map((n) => n + 1))
+      process.emit("SIGHUP")
+      process.emit("SIGTERM")
+      process.emit("SIGINT")
+      const received = yield* Effect.gen(function* () {
+        expect(counts(), "only the layer's own listeners").toEqual(before.map((n) => n + 1))
+        const signals = yield* Signals
+        const forced = yield* Teardown.use((t) => t.forced.pipe(Effect.forkChild({ startImmediately: true })))
+        const received = [yield* signals.next, yield* signals.next]
+        // the SIGINT after the SIGTERM is a second termination signal: it forces, as it would have later
+        expect(yield* Fiber.join(forced)).toBe("received SIGINT during shutdown: forcing exit")
+        return received
+      }).pipe(Effect.provide(Signals.layer.pipe(Layer.provideMerge(deps))))
+      expect(received).toEqual(["SIGHUP", "SIGTERM"])
+      expect(counts()).toEqual(before)
+      expect(EarlySignals.takeOver(), "taken over once").toEqual([])
+    })
+  )
+
+  it.effect("applies the duplicate window to early signals by their arrival time", () =>
+    Effect.gen(function* () {
+      EarlySignals.install()
+      process.emit("SIGINT")
+      process.emit("SIGINT") // the same press, forwarded by a parent: one delivery
+      yield* Effect.gen(function* () {
+        const signals = yield* Signals
+        expect(yield* signals.next).toBe("SIGINT")
+        const forced = yield* Teardown.use((t) => t.forced.pipe(Effect.forkChild({ startImmediately: true })))
+        yield* Effect.yieldNow
+        expect(forced.pollUnsafe(), "not a second termination").toBeUndefined()
+      }).pipe(Effect.provide(Signals.layer.pipe(Layer.provideMerge(deps))))
+    })
+  )
+
+  it.effect("takes over nothing when nothing was installed", () =>
+    Effect.sync(() => expect(EarlySignals.takeOver()).toEqual([]))
   )
 })
 
