@@ -155,6 +155,16 @@ describe("WORKERS=2", () => {
     for (const pid of pids.values()) expect(await waitGone(pid)).toBe(true)
   }, 60_000)
 
+  it("SIGHUP to the primary reaches every worker (each reloads its configuration)", async () => {
+    const { program } = await startCluster()
+    program.kill("SIGHUP")
+    for (const id of [1, 2]) {
+      await program.waitForLog((line) => ofWorker(id)(line) && messageOf(line).startsWith("received SIGHUP"))
+    }
+    program.kill("SIGTERM")
+    expect((await exitOf(program)).code, program.output()).toBe(0)
+  }, 60_000)
+
   it("WORKERS=1 runs no primary: one process serves API and admin", async () => {
     const program = await startProgram({ WORKERS: "1" })
     const serving = program.logs.find(withMessage("serving"))
