@@ -8,17 +8,7 @@
  * the answer; see `requests.test.ts`.)
  */
 import { afterEach, describe, expect, it } from "vitest"
-import {
-  exitOf,
-  get,
-  host,
-  killLeftovers,
-  type Program,
-  sleep,
-  startProgram,
-  within,
-  withMessage
-} from "../support.ts"
+import { exitOf, get, host, killLeftovers, type Program, sleep, startProgram, within, withMessage } from "../support.ts"
 import { loggedAt, type RawConnection, rawConnection, slices, trickle } from "./support.ts"
 
 /**
