@@ -39,7 +39,9 @@ const maxOldGenerationSizeMb = 256
 
 const reasonOf = (error: WorkerError): string => {
   const cause = (error.reason as { readonly cause?: unknown }).cause
-  const detail = cause instanceof Error ? cause.message : cause === undefined ? "" : String(cause)
+  // an error thrown in the thread arrives serialized: a DOMException's message survives only in its stack
+  const { message, stack } = (typeof cause === "object" && cause !== null ? cause : {}) as Partial<Error>
+  const detail = message || stack?.split("\n")[0] || (cause === undefined ? "" : String(cause))
   return detail === "" ? error.message : `${error.message}: ${detail}`
 }
 
@@ -86,7 +88,8 @@ export const lane = (id: number, entry: URL): Effect.Effect<Lane, WorkerError, S
 
     const run = (task: Task): Effect.Effect<string, JobFailed | WorkerCrashed> =>
       Effect.gen(function* () {
-        if (running === undefined) yield* replace
+        // a thread that died while idle is replaced before it is given a job
+        if (running === undefined || running.pollUnsafe() !== undefined) yield* replace
         const fiber = running
         if (fiber === undefined) {
           return yield* new WorkerCrashed({ id: task.id, worker: id, reason: "no worker thread could be started" })
