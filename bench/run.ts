@@ -3,13 +3,14 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle; BENCH_BASELINE=<script> makes
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,jobs; BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
  */
 import os from "node:os"
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
+import { jobsScenario } from "./jobs.ts"
 import { lostScenario } from "./lost.ts"
 import { scriptFor } from "./proc.ts"
 import { log, printTable, type Row, type ScenarioResult, writeResults } from "./report.ts"
@@ -33,7 +34,8 @@ const scenarios: ReadonlyArray<{
   { name: "cpu", aliases: ["cpu"], run: () => cpuScenario(rounds) },
   { name: "drain", aliases: ["drain"], run: drainScenario },
   { name: "lost", aliases: ["lost"], run: lostScenario },
-  { name: "idle", aliases: ["idle"], run: () => idleScenario(Math.min(rounds, 3)) }
+  { name: "idle", aliases: ["idle"], run: () => idleScenario(Math.min(rounds, 3)) },
+  { name: "jobs", aliases: ["jobs"], run: () => jobsScenario(rounds) }
 ]
 
 log(`program ${scriptFor("program")}, baseline ${scriptFor("baseline")}, node ${process.version}, rounds ${rounds}`)
