@@ -5,7 +5,7 @@
  * `Lifecycle` with a fake server whose budget the tests choose.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Metric, Queue, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Metric, Option, Queue, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { JobFailed, type Request, WorkerCrashed } from "../../src/jobs/Job.ts"
 import { JobExecutor } from "../../src/jobs/JobExecutor.ts"
@@ -202,4 +202,29 @@ describe("JobPool", () => {
       ])
       expect(yield* count(JobMetrics.abandoned)).toBe(2)
     }))
+
+  test("each job runs in a span JobPool.job, child of the span that submitted it, with the job's attributes", () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span: (options) => {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return Effect.gen(function* () {
+      const { pool, started } = yield* harness({ workerThreads: 1, queueSize: 4 })
+      const id = yield* pool.submit(job("a", 10)).pipe(Effect.withSpan("POST /api/jobs"))
+      yield* Queue.take(started)
+      yield* TestClock.adjust(10)
+      const request = spans.find((span) => span.name === "POST /api/jobs")
+      const run = spans.find((span) => span.name === "JobPool.job")
+      expect(run?.parent).toEqual(Option.some(request))
+      expect(run?.kind).toBe("consumer")
+      expect(Object.fromEntries(run?.attributes ?? [])).toEqual(
+        expect.objectContaining({ "job.id": id, "job.kind": "hash", "job.rounds": 10, "job.lane": 1 })
+      )
+      expect(run?.status._tag).toBe("Ended")
+    }).pipe(Effect.provideService(Tracer.Tracer, tracer))
+  })
 })
