@@ -5,7 +5,7 @@
  * `Lifecycle` with a fake server whose budget the tests choose.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Metric, Option, Queue, Scope, Tracer } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Metric, Option, Queue, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { JobFailed, type Request, WorkerCrashed } from "../../src/jobs/Job.ts"
 import { JobExecutor } from "../../src/jobs/JobExecutor.ts"
@@ -13,6 +13,7 @@ import * as JobMetrics from "../../src/jobs/JobMetrics.ts"
 import { JobPool } from "../../src/jobs/JobPool.ts"
 import { JobsConfig, type JobsConfigValues } from "../../src/jobs/JobsConfig.ts"
 import { Lifecycle } from "../../src/services/Lifecycle.ts"
+import { recordSpans } from "../http/support.ts"
 import { captureLogs, fakeServer, type LogLine } from "../support/lifecycle.ts"
 
 const job = (input: string, millis: number): Request => ({ kind: "hash", input, rounds: millis })
@@ -204,14 +205,7 @@ describe("JobPool", () => {
     }))
 
   test("each job runs in a span JobPool.job, child of the span that submitted it, with the job's attributes", () => {
-    const spans: Array<Tracer.NativeSpan> = []
-    const tracer = Tracer.make({
-      span: (options) => {
-        const span = new Tracer.NativeSpan(options)
-        spans.push(span)
-        return span
-      }
-    })
+    const { spans, layer } = recordSpans()
     return Effect.gen(function* () {
       const { pool, started } = yield* harness({ workerThreads: 1, queueSize: 4 })
       const id = yield* pool.submit(job("a", 10)).pipe(Effect.withSpan("POST /api/jobs"))
@@ -225,6 +219,6 @@ describe("JobPool", () => {
         expect.objectContaining({ "job.id": id, "job.kind": "hash", "job.rounds": 10, "job.lane": 1 })
       )
       expect(run?.status._tag).toBe("Ended")
-    }).pipe(Effect.provideService(Tracer.Tracer, tracer))
+    }).pipe(Effect.provide(layer))
   })
 })
