@@ -8,7 +8,6 @@
  * (a thread is terminated) and leaves the lane usable.
  */
 import { Context, Effect, Layer, type Scope } from "effect"
-import type { WorkerError } from "effect/workers/WorkerError"
 import type { JobFailed, Task, WorkerCrashed } from "./Job.ts"
 import * as WorkerThreads from "./WorkerThreads.ts"
 
@@ -21,8 +20,8 @@ export interface Lane {
 export class JobExecutor extends Context.Service<
   JobExecutor,
   {
-    /** start — `lanes` lanes, ready to run (threads started and answering), alive while the scope is open. */
-    readonly start: (lanes: number) => Effect.Effect<ReadonlyArray<Lane>, WorkerError, Scope.Scope>
+    /** start — `lanes` lanes, alive while the scope is open (a thread starts with its lane's first job). */
+    readonly start: (lanes: number) => Effect.Effect<ReadonlyArray<Lane>, never, Scope.Scope>
   }
 >()("jobs/JobExecutor") {
   /**

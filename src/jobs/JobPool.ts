@@ -92,6 +92,8 @@ const make = Effect.gen(function* () {
         }),
         Effect.exit
       )
+      // interrupted: the pool is being released and the job is abandoned (logged and counted there)
+      if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return
       yield* Metric.update(JobMetrics.duration, ((yield* Clock.currentTimeMillis) - started) / 1000)
       if (Exit.isSuccess(exit)) {
         registry.finish(task.id, { result: exit.value })

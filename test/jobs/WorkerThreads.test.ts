@@ -4,6 +4,7 @@
  * hangs and is interrupted, and when the entry cannot start. The test worker (`support/crash-worker.ts`) is the real
  * one plus inputs that break it on purpose. Real threads, so real time: every wait is bounded.
  */
+import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Metric, type Scope } from "effect"
 import type { Task } from "../../src/jobs/Job.ts"
@@ -17,6 +18,9 @@ const task = (id: string, input: string, rounds = 1): Task => ({ id, request: { 
 /** lanes — `n` lanes on `entry`, for the test's scope, with a fresh metric registry */
 const lanes = (n: number, entry = crashWorker) =>
   JobExecutor.use((executor) => executor.start(n)).pipe(Effect.provide(JobExecutor.layerThreads(entry)))
+
+/** threadCount — this process's threads now (Linux: /proc/self/task) */
+const threadCount = () => readdirSync("/proc/self/task").length
 
 const restarts = Effect.map(Metric.value(JobMetrics.restarts), (state) => Number(state.count))
 
@@ -87,10 +91,24 @@ describe("WorkerThreads", () => {
     })
   )
 
-  live("an entry that cannot start fails the start with the platform's error", () =>
+  live("a thread starts with its lane's first job; one that cannot start fails that job, naming the cause", () =>
     Effect.gen(function* () {
-      const error = yield* lanes(1, new URL("./support/no-such-worker.ts", import.meta.url)).pipe(Effect.flip)
-      expect(error._tag).toBe("WorkerError")
+      const [lane] = yield* lanes(1, new URL("./support/no-such-worker.ts", import.meta.url))
+      const error = yield* lane!.run(task("first", "hello")).pipe(Effect.flip)
+      expect(error._tag).toBe("WorkerCrashed")
+      expect(error.message).toMatch(
+        /worker thread 1 crashed while running job first: the thread could not start: .*no-such-worker/
+      )
+      expect((yield* lane!.run(task("second", "hello")).pipe(Effect.flip))._tag).toBe("WorkerCrashed")
+      expect(yield* restarts).toBe(0)
+    })
+  )
+
+  live("no thread runs before the first job", () =>
+    Effect.gen(function* () {
+      const before = threadCount()
+      yield* lanes(2)
+      expect(threadCount()).toBe(before)
     })
   )
 })
