@@ -7,7 +7,8 @@
  * A lane owns one thread and runs one job at a time on it. Guarantees:
  * - The thread starts with the lane's first job (the job waits for the platform's handshake), not with the lane:
  *   threads started with the service cost ~17 MiB of RSS each and made start-up to the first 200 3.1× the raw
- *   baseline instead of 1.5× (`npm run bench`, 2026-11-29); a service that never gets a job pays nothing. A thread
+ *   baseline instead of 1.33×, RSS 1.66× instead of 1.15× (`npm run bench`, 2026-11-29); a service that never gets a
+ *   job pays nothing. A thread
  *   that cannot start (a missing or broken entry) fails that job with `WorkerCrashed` naming the cause; the next job
  *   tries again.
  * - A thread that dies while running a job (it exits, throws outside the work, runs out of its 256 MiB heap, is
@@ -17,8 +18,8 @@
  *   from outside, and the lane's close would otherwise wait for it.
  *
  * Why not Effect's RPC worker pool (`RpcClient.layerProtocolWorker`): when one of its workers dies it fails every
- * call in flight on every worker of the pool (its `ClientProtocolError` clears all of the client's requests,
- * `RpcClient.ts` in effect 4.1), and it starts the replacement after a fixed second. A job here fails only with its
+ * call in flight on every worker of the pool (its `ClientProtocolError` clears all of the client's requests:
+ * `makeProtocolWorker` and the client's `ClientProtocolError` case in `RpcClient.ts`, effect 4.1), and it starts the replacement after a fixed second. A job here fails only with its
  * own thread. The queue in front (`JobPool`) does what the RPC pool's `Pool` would: hand each job to a free lane.
  */
 
