@@ -19,7 +19,8 @@
  *
  * Why not Effect's RPC worker pool (`RpcClient.layerProtocolWorker`): when one of its workers dies it fails every
  * call in flight on every worker of the pool (its `ClientProtocolError` clears all of the client's requests:
- * `makeProtocolWorker` and the client's `ClientProtocolError` case in `RpcClient.ts`, effect 4.1), and it starts the replacement after a fixed second. A job here fails only with its
+ * `makeProtocolWorker` and the client's `ClientProtocolError` case in `RpcClient.ts`, effect 4.1; measured by
+ * `test/jobs/RpcWorkerPool.test.ts`: a call waiting on a live worker fails with the other's exit), and it starts the replacement after a fixed second. A job here fails only with its
  * own thread. The queue in front (`JobPool`) does what the RPC pool's `Pool` would: hand each job to a free lane.
  */
 
