@@ -3,7 +3,7 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,jobs
  * (`aggregate` selects all three of the aggregation's); BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
  */
@@ -12,6 +12,7 @@ import { aggregateScenario, poolScenario, singleflightScenario } from "./aggrega
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
+import { jobsScenario } from "./jobs.ts"
 import { lostScenario } from "./lost.ts"
 import { pipeliningScenario } from "./pipelining.ts"
 import { scriptFor } from "./proc.ts"
@@ -40,7 +41,8 @@ const scenarios: ReadonlyArray<{
   { name: "pipelining", aliases: ["pipelining"], run: () => pipeliningScenario(Math.min(rounds, 3)) },
   { name: "aggregate", aliases: ["aggregate"], run: () => aggregateScenario(rounds) },
   { name: "singleflight", aliases: ["singleflight", "aggregate"], run: singleflightScenario },
-  { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) }
+  { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) },
+  { name: "jobs", aliases: ["jobs"], run: () => jobsScenario(rounds) }
 ]
 
 log(`program ${scriptFor("program")}, baseline ${scriptFor("baseline")}, node ${process.version}, rounds ${rounds}`)

@@ -1,5 +1,5 @@
 /**
- * The reference service: an API server, an admin server, the signal listener and the process-fault watcher, run as
+ * The reference service: an API server (with the jobs API on its worker pool), an admin server, the signal listener and the process-fault watcher, run as
  * one group — when one ends, all end — with an exact graceful shutdown. Run it with `npm start` or
  * `tsx src/program.ts`; configure it with the environment (see the README).
  */
@@ -7,6 +7,10 @@ import { Effect, Layer } from "effect"
 import { Aggregate } from "./api/Aggregate.ts"
 import * as AggregateRoute from "./api/AggregateRoute.ts"
 import * as Group from "./Group.ts"
+import { JobExecutor } from "./jobs/JobExecutor.ts"
+import { JobPool } from "./jobs/JobPool.ts"
+import * as JobRoutes from "./jobs/JobRoutes.ts"
+import { JobsConfig } from "./jobs/JobsConfig.ts"
 import { AdminServer } from "./layers/AdminServer.ts"
 import { ApiServer } from "./layers/ApiServer.ts"
 import { ProcessFaults } from "./layers/ProcessFaults.ts"
@@ -20,6 +24,21 @@ import { Upstreams } from "./services/Upstreams.ts"
 import * as Tracing from "./Tracing.ts"
 import { UpstreamClient } from "./toolkit/UpstreamClient.ts"
 
+/**
+ * the API server with its routes — the aggregation over the upstreams, the jobs on the worker pool — and what they
+ * need (the pool outlives the server: its jobs finish after the HTTP drain, within the same budget)
+ */
+const api = ApiServer.layerWith(Layer.mergeAll(AggregateRoute.routes, JobRoutes.layer)).pipe(
+  Layer.provide(
+    Aggregate.layer.pipe(
+      Layer.provide(ProfileCache.layer),
+      Layer.provideMerge(Upstreams.layer),
+      Layer.provide(UpstreamClient.layer)
+    )
+  ),
+  Layer.provideMerge(JobPool.layer.pipe(Layer.provide(Layer.merge(JobExecutor.layer, JobsConfig.layer))))
+)
+
 Group.run({
   signals: Signals.member,
   api: ApiServer.member,
@@ -27,14 +46,7 @@ Group.run({
   faults: ProcessFaults.member
 }).pipe(
   Effect.provide(
-    Layer.mergeAll(ApiServer.layerWith(AggregateRoute.routes), AdminServer.layer, ProcessFaults.layer).pipe(
-      Layer.provide(
-        Aggregate.layer.pipe(
-          Layer.provide(ProfileCache.layer),
-          Layer.provideMerge(Upstreams.layer),
-          Layer.provide(UpstreamClient.layer)
-        )
-      ),
+    Layer.mergeAll(api, AdminServer.layer, ProcessFaults.layer).pipe(
       Layer.provideMerge(ConfigReload.layer),
       Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer, RuntimeConfig.layer, Tracing.layer))
     )
