@@ -3,7 +3,7 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,jobs,
  * cluster
  * (`aggregate` selects all three of the aggregation's); BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
@@ -14,6 +14,7 @@ import { clusterScenario } from "./cluster.ts"
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
+import { jobsScenario } from "./jobs.ts"
 import { lostScenario } from "./lost.ts"
 import { pipeliningScenario } from "./pipelining.ts"
 import { scriptFor } from "./proc.ts"
@@ -43,6 +44,7 @@ const scenarios: ReadonlyArray<{
   { name: "aggregate", aliases: ["aggregate"], run: () => aggregateScenario(rounds) },
   { name: "singleflight", aliases: ["singleflight", "aggregate"], run: singleflightScenario },
   { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) },
+  { name: "jobs", aliases: ["jobs"], run: () => jobsScenario(rounds) },
   { name: "cluster", aliases: ["cluster", "workers"], run: () => clusterScenario(rounds) }
 ]
 

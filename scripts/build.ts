@@ -8,7 +8,7 @@
  *   microsoft/TypeScript#61037; tsc itself accepts either, other tools and older tsc do not), and files whose source
  *   is gone are deleted, so a renamed module leaves nothing behind in the package.
  * - `program`: the reference program, `src/program.ts` bundled into `dist/main.js` (one ESM file) behind a tiny entry
- *   point, `dist/program.js`. Bundling is what makes start-up fast: importing the effect barrel and the HTTP modules
+ *   point, `dist/program.js`; and its job worker thread, `src/jobs/worker.ts` bundled into `dist/worker.js`. Bundling is what makes start-up fast: importing the effect barrel and the HTTP modules
  *   unbundled costs 0.4–0.7 s. The entry point first checks the Node version against `engines` in `package.json` —
  *   with nothing a too-old Node could fail to parse or link — and prints one line naming the required version if it
  *   is too old; then it registers handlers that record SIGINT, SIGTERM and SIGHUP (`src/EarlySignals.ts`, inlined:
@@ -84,8 +84,9 @@ const buildProgram = async () => {
   const [, major, minor] = floor
 
   const bundle = await build({
-    entryPoints: [path.join(root, "src/program.ts")],
-    outfile: path.join(root, "dist/main.js"),
+    // dist/main.js, and the job worker thread's own entry beside it (see src/jobs/WorkerThreads.ts)
+    entryPoints: { main: path.join(root, "src/program.ts"), worker: path.join(root, "src/jobs/worker.ts") },
+    outdir: path.join(root, "dist"),
     bundle: true,
     platform: "node",
     format: "esm",

@@ -1,5 +1,5 @@
 /**
- * The reference service: an API server, an admin server, the signal listener and the process-fault watcher, run as
+ * The reference service: an API server (with the jobs API on its worker pool), an admin server, the signal listener and the process-fault watcher, run as
  * one group — when one ends, all end — with an exact graceful shutdown. Run it with `npm start` or
  * `tsx src/program.ts`; configure it with the environment (see the README).
  *
@@ -14,6 +14,10 @@ import * as ClusterAdmin from "./cluster/ClusterAdmin.ts"
 import { ClusterPrimary } from "./cluster/ClusterPrimary.ts"
 import { ClusterWorker } from "./cluster/ClusterWorker.ts"
 import * as Group from "./Group.ts"
+import { JobExecutor } from "./jobs/JobExecutor.ts"
+import { JobPool } from "./jobs/JobPool.ts"
+import * as JobRoutes from "./jobs/JobRoutes.ts"
+import { JobsConfig } from "./jobs/JobsConfig.ts"
 import { AdminServer } from "./layers/AdminServer.ts"
 import { ApiServer } from "./layers/ApiServer.ts"
 import { ProcessFaults } from "./layers/ProcessFaults.ts"
@@ -27,15 +31,19 @@ import { Upstreams } from "./services/Upstreams.ts"
 import * as Tracing from "./Tracing.ts"
 import { UpstreamClient } from "./toolkit/UpstreamClient.ts"
 
-/** the API server with its routes, and the aggregation over the upstreams they need */
-const api = ApiServer.layerWith(AggregateRoute.routes).pipe(
+/**
+ * the API server with its routes — the aggregation over the upstreams, the jobs on the worker pool — and what they
+ * need (the pool outlives the server: its jobs finish after the HTTP drain, within the same budget)
+ */
+const api = ApiServer.layerWith(Layer.mergeAll(AggregateRoute.routes, JobRoutes.layer)).pipe(
   Layer.provide(
     Aggregate.layer.pipe(
       Layer.provide(ProfileCache.layer),
       Layer.provideMerge(Upstreams.layer),
       Layer.provide(UpstreamClient.layer)
     )
-  )
+  ),
+  Layer.provideMerge(JobPool.layer.pipe(Layer.provide(Layer.merge(JobExecutor.layer, JobsConfig.layer))))
 )
 
 Cluster.run({

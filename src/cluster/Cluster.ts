@@ -22,9 +22,11 @@ export const role: Effect.Effect<Role, never, AppConfig> = AppConfig.use((config
 )
 
 /** Cluster.run — runs the program of this process's role (see the module comment). */
-export const run = <E, R>(programs: Readonly<Record<Role, Effect.Effect<Stop, E, R>>>) =>
+export const run = <const Programs extends Readonly<Record<Role, Effect.Effect<Stop, unknown, unknown>>>>(
+  programs: Programs
+): Effect.Effect<Stop, Effect.Error<Programs[Role]>, Effect.Services<Programs[Role]> | AppConfig> =>
   Effect.flatMap(role, (which) =>
     which === "worker"
       ? programs.worker.pipe(Effect.annotateLogs({ worker: cluster.worker?.id ?? 0 }))
       : programs[which]
-  )
+  ) as Effect.Effect<Stop, Effect.Error<Programs[Role]>, Effect.Services<Programs[Role]> | AppConfig>

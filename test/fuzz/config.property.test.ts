@@ -45,7 +45,16 @@ const variables = {
   UPSTREAM_URL: fc.oneof(fc.webUrl(), anyText),
   AGGREGATE_CONCURRENCY: fc.oneof(fc.integer({ min: -2, max: 64 }).map(String), anyText),
   SIMULATED_LATENCY: durationText,
-  SIMULATED_FAILURE_RATE: fc.oneof(fc.double({ min: -0.5, max: 1.5 }).map(String), anyText)
+  SIMULATED_FAILURE_RATE: fc.oneof(fc.double({ min: -0.5, max: 1.5 }).map(String), anyText),
+  ADMIN_TOKEN: fc.oneof(fc.string({ minLength: 16, maxLength: 40 }), anyText),
+  ACCESS_LOG: fc.oneof(fc.constantFrom("off", "0", "100", "5"), anyText),
+  HEADERS_TIMEOUT: durationText,
+  REQUEST_TIMEOUT: durationText,
+  KEEP_ALIVE_TIMEOUT: durationText,
+  UNREAD_BODY_TIMEOUT: durationText,
+  PROFILE_CACHE_SIZE: fc.oneof(fc.integer({ min: -2, max: 100_000 }).map(String), anyText),
+  PROFILE_CACHE_TTL: durationText,
+  AGGREGATE_TIMEOUT: durationText
 } as const
 
 type Variable = keyof typeof variables
@@ -66,6 +75,13 @@ const withEnv = <A, E>(effect: Effect.Effect<A, E>, env: Partial<Record<Variable
   )
 }
 
+/** the checks between two variables: the reason's start, and the other variable */
+const crossChecks: ReadonlyArray<readonly [string, Variable]> = [
+  ["must be shorter than SHUTDOWN_TIMEOUT", "SHUTDOWN_TIMEOUT"],
+  ["must not be longer than REQUEST_TIMEOUT", "REQUEST_TIMEOUT"],
+  ["required when ADMIN_HOST", "ADMIN_HOST"]
+]
+
 /** the exit is a success or a single `ConfigInvalid` naming a variable that was set; never a defect */
 const successOrConfigInvalid = <A>(
   exit: Exit.Exit<A, ConfigInvalid>,
@@ -79,9 +95,9 @@ const successOrConfigInvalid = <A>(
   if (error._tag === "Some") {
     expect(error.value).toBeInstanceOf(ConfigInvalid)
     expect(Object.keys(variables)).toContain(error.value.variable)
-    // the variable named was set — or it is the delay/grace cross-check, where a short SHUTDOWN_TIMEOUT meets a default
-    const crossCheck = error.value.reason.startsWith("must be shorter than SHUTDOWN_TIMEOUT")
-    const named = crossCheck ? [error.value.variable, "SHUTDOWN_TIMEOUT"] : [error.value.variable]
+    // the variable named was set — or it is a cross-check, where the other variable met this one's default
+    const other = crossChecks.find(([reason]) => error.value.reason.startsWith(reason))?.[1]
+    const named = other === undefined ? [error.value.variable] : [error.value.variable, other]
     expect(
       named.some((variable) => env[variable as Variable] !== undefined),
       "the variable named (or the one it is checked against) was set"

@@ -1,5 +1,5 @@
 /**
- * fuzz/server — what the HTTP fuzzing shares: the real `ApiServer.layer` built in this process on a free loopback port
+ * fuzz/server — what the HTTP fuzzing shares: the real `ApiServer` (with the jobs routes, over a thread-less pool) built in this process on a free loopback port
  * (with the real `Lifecycle`, logs at error level), a raw-socket `exchange` that writes any request target and reads
  * the whole answer, the generators of request targets, and `wellBehaved`, the checks every answer passes.
  * `useApiServer()` (call it at the top of a test file) builds the server before the file's tests and releases it after.
@@ -8,6 +8,10 @@ import net from "node:net"
 import { afterAll, beforeAll, expect } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, References, Scope } from "effect"
 import fc from "fast-check"
+import { JobExecutor } from "../../src/jobs/JobExecutor.ts"
+import { JobPool } from "../../src/jobs/JobPool.ts"
+import * as JobRoutes from "../../src/jobs/JobRoutes.ts"
+import { JobsConfig } from "../../src/jobs/JobsConfig.ts"
 import { ApiServer, maxDelayMillis } from "../../src/layers/ApiServer.ts"
 import { AppConfig } from "../../src/services/AppConfig.ts"
 import { Lifecycle } from "../../src/services/Lifecycle.ts"
@@ -37,7 +41,17 @@ export const useApiServer = (): void => {
   beforeAll(async () => {
     const built = Effect.runSync(Scope.make())
     scope = built
-    const layer = ApiServer.layer.pipe(
+    // the jobs routes parse JSON bodies: served over a pool whose lanes answer at once (no threads)
+    const jobs = JobPool.layer.pipe(
+      Layer.provide(
+        Layer.merge(
+          JobExecutor.layerTest(() => Effect.succeed("digest")),
+          JobsConfig.layerTest({ workerThreads: 1 })
+        )
+      )
+    )
+    const layer = ApiServer.layerWith(JobRoutes.layer).pipe(
+      Layer.provide(jobs),
       Layer.provideMerge(
         Layer.mergeAll(
           Lifecycle.layerTest,
