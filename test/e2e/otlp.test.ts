@@ -47,9 +47,11 @@ describe.each(["http/protobuf", "http/json"])("OTLP export over %s", (protocol) 
     })
     expect(otlp.tree(root as ReceivedSpan)).toEqual([
       "shutdown",
+      "  shutdown hook jobs: refuse new",
       "  shutdown unready",
       "  shutdown stop",
       "  shutdown drain",
+      "  shutdown hook jobs: finish",
       "  shutdown release"
     ])
     for (const phase of otlp.children(root as ReceivedSpan)) expect(phase.attributes["shutdown.outcome"]).toBe("done")
