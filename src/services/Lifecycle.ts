@@ -40,10 +40,10 @@ export interface Stopping {
   readonly budget: Duration.Duration
 }
 
-/** a shutdown under way: its outcome once known, when the drain ended, its span (the release span's parent) */
+/** a shutdown under way: its outcome once known, when the drain ended (epoch nanos), its span (release's parent) */
 interface Episode {
   readonly outcome: Deferred.Deferred<Outcome>
-  drainEnded: number | undefined
+  drainEnded: bigint | undefined
   span?: Tracer.Span
 }
 
@@ -65,7 +65,7 @@ export const make = (): Lifecycle["Service"] => {
   const phase = (): Phase => (episode !== undefined ? "stopping" : servers.size > 0 ? "serving" : "idle")
 
   /** a finished shutdown whose servers have all left: log the release, back to idle for the next start */
-  const reset = (drainEnded: number) =>
+  const reset = (drainEnded: bigint) =>
     Effect.suspend(() => {
       const span = episode?.span
       episode = undefined
@@ -73,7 +73,7 @@ export const make = (): Lifecycle["Service"] => {
       started = Deferred.makeUnsafe()
       requested = Deferred.makeUnsafe()
       readiness.reset()
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => ShutdownSequence.released(now - drainEnded, span))
+      return Effect.flatMap(Clock.currentTimeNanos, (now) => ShutdownSequence.released(now - drainEnded, span))
     })
 
   const leave = (server: Drainable) =>
@@ -100,7 +100,7 @@ export const make = (): Lifecycle["Service"] => {
       }
       const run = ShutdownSequence.run({ reason, budget, shutdownDelay, servers: members, hooks, onSpan }).pipe(
         Effect.flatMap((outcome) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          Effect.flatMap(Clock.currentTimeNanos, (now) => {
             last = outcome
             current.drainEnded = now
             // servers still registered leave as their scopes close (`leave`); with none, the shutdown is over now

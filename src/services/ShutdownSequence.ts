@@ -78,11 +78,12 @@ const timed = <A, E, R>(phase: string, effect: Effect.Effect<A, E, R>) =>
   )
 
 /**
- * ShutdownSequence.released — the `release` phase is over (the servers' scopes finished closing `millis` after the
- * drain): logged and recorded like the others, and its span, which began `millis` ago, ends now under `parent`
- * (the `shutdown` span, already ended: release follows the sequence).
+ * ShutdownSequence.released — the `release` phase is over (the servers' scopes finished closing `elapsed`
+ * nanoseconds after the drain): logged and recorded like the others, and its span, which began `elapsed` ago (never
+ * before the drain's end: nanoseconds, not rounded milliseconds), ends now under `parent` (the `shutdown` span,
+ * already ended: release follows the sequence).
  */
-export const released = (millis: number, parent: Tracer.AnySpan | undefined): Effect.Effect<void> =>
+export const released = (elapsed: bigint, parent: Tracer.AnySpan | undefined): Effect.Effect<void> =>
   Effect.gen(function* () {
     // the tracer directly: `Effect.makeSpan` has no start time, and this span began before the call
     const tracer = yield* Effect.tracer
@@ -92,14 +93,14 @@ export const released = (millis: number, parent: Tracer.AnySpan | undefined): Ef
       parent: Option.fromNullishOr(parent),
       annotations: parent?.annotations ?? (yield* Effect.context<never>()),
       links: [],
-      startTime: now - BigInt(Math.round(millis * 1_000_000)),
+      startTime: now - elapsed,
       kind: "internal",
       root: parent === undefined,
       sampled: parent?.sampled ?? true
     })
     span.attribute("shutdown.phase", "release")
     span.attribute("shutdown.outcome", "done")
-    yield* phaseDone("release", millis)
+    yield* phaseDone("release", Math.round(Number(elapsed) / 1_000_000))
     span.end(now, Exit.void)
   })
 
