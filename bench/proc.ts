@@ -80,6 +80,8 @@ export const freePorts = async (count: number): Promise<Array<number>> => {
 export interface StartOptions {
   /** Run the server on the last core (see pin.ts). */
   readonly pin?: boolean
+  /** Variables set for this server on top of the harness's (e.g. `WORKERS`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export const startServer = async (kind: Kind, options: StartOptions = {}): Promise<Server> => {
@@ -93,7 +95,8 @@ export const startServer = async (kind: Kind, options: StartOptions = {}): Promi
     HOST,
     LOG_FORMAT: "json",
     // Effect 4 LogLevel literal ("Warning" is rejected by the program's config).
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "Warn"
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "Warn",
+    ...options.env
   }
   const spawnedAt = performance.now()
   const [command = "", ...args] = options.pin === true ? pinned([process.execPath, script]) : [process.execPath, script]

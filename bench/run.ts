@@ -3,12 +3,14 @@
  * program (`BENCH_PROGRAM`, default dist/program.js) and the raw node:http
  * baseline, prints the comparison table and writes bench/results.latest.json.
  *
- * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,jobs
+ * Env: BENCH_ROUNDS (default 5), BENCH_ONLY=cpu,startup,memory,drain,lost,idle,pipelining,aggregate,singleflight,pool,jobs,
+ * cluster
  * (`aggregate` selects all three of the aggregation's); BENCH_BASELINE=<script> makes
  * another build of the program the baseline (an A/B of two versions).
  */
 import os from "node:os"
 import { aggregateScenario, poolScenario, singleflightScenario } from "./aggregate.ts"
+import { clusterScenario } from "./cluster.ts"
 import { cpuScenario } from "./cpu.ts"
 import { drainScenario } from "./drain.ts"
 import { idleScenario } from "./idle.ts"
@@ -42,7 +44,8 @@ const scenarios: ReadonlyArray<{
   { name: "aggregate", aliases: ["aggregate"], run: () => aggregateScenario(rounds) },
   { name: "singleflight", aliases: ["singleflight", "aggregate"], run: singleflightScenario },
   { name: "pool", aliases: ["pool", "aggregate"], run: () => poolScenario(Math.max(rounds, 7)) },
-  { name: "jobs", aliases: ["jobs"], run: () => jobsScenario(rounds) }
+  { name: "jobs", aliases: ["jobs"], run: () => jobsScenario(rounds) },
+  { name: "cluster", aliases: ["cluster", "workers"], run: () => clusterScenario(rounds) }
 ]
 
 log(`program ${scriptFor("program")}, baseline ${scriptFor("baseline")}, node ${process.version}, rounds ${rounds}`)

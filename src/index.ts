@@ -6,9 +6,16 @@
  * - the service's own lifecycle pieces: `Group` (errgroup for members), `Main` (the process runner), the members
  *   (`ApiServer`, `AdminServer`, `Signals`, `ProcessFaults`) and their configuration, the reloadable part of it
  *   (`RuntimeConfig`, `ConfigReload` on SIGHUP) and OTLP tracing (`Tracing`);
+ * - the cluster (`WORKERS` > 1): `Cluster` (the role of this process), `ClusterPrimary`, `ClusterWorker`,
+ *   `ClusterAdmin` and `MetricsAggregate`;
  * - the Go toolkit (`ErrGroup`, `Channel`, `Mutex`, …, request deadlines), each a module used as `ErrGroup.make(…)`.
  */
 
+export * as Cluster from "./cluster/Cluster.ts"
+export * as ClusterAdmin from "./cluster/ClusterAdmin.ts"
+export { ClusterPrimary, ClusterStartFailed, WorkerExited } from "./cluster/ClusterPrimary.ts"
+export { ClusterWorker } from "./cluster/ClusterWorker.ts"
+export * as MetricsAggregate from "./cluster/MetricsAggregate.ts"
 export * from "./Errors.ts"
 export * as Group from "./Group.ts"
 export * as AccessLog from "./http/AccessLog.ts"

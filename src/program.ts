@@ -2,10 +2,17 @@
  * The reference service: an API server (with the jobs API on its worker pool), an admin server, the signal listener and the process-fault watcher, run as
  * one group — when one ends, all end — with an exact graceful shutdown. Run it with `npm start` or
  * `tsx src/program.ts`; configure it with the environment (see the README).
+ *
+ * With `WORKERS=N` (N > 1) the process started is the cluster's primary: the group of its N workers, each the same
+ * service without the admin server, which the primary serves for all of them (see `src/cluster/`).
  */
 import { Effect, Layer } from "effect"
 import { Aggregate } from "./api/Aggregate.ts"
 import * as AggregateRoute from "./api/AggregateRoute.ts"
+import * as Cluster from "./cluster/Cluster.ts"
+import * as ClusterAdmin from "./cluster/ClusterAdmin.ts"
+import { ClusterPrimary } from "./cluster/ClusterPrimary.ts"
+import { ClusterWorker } from "./cluster/ClusterWorker.ts"
 import * as Group from "./Group.ts"
 import { JobExecutor } from "./jobs/JobExecutor.ts"
 import { JobPool } from "./jobs/JobPool.ts"
@@ -39,15 +46,35 @@ const api = ApiServer.layerWith(Layer.mergeAll(AggregateRoute.routes, JobRoutes.
   Layer.provideMerge(JobPool.layer.pipe(Layer.provide(Layer.merge(JobExecutor.layer, JobsConfig.layer))))
 )
 
-Group.run({
-  signals: Signals.member,
-  api: ApiServer.member,
-  admin: AdminServer.member,
-  faults: ProcessFaults.member
+Cluster.run({
+  single: Group.run({
+    signals: Signals.member,
+    api: ApiServer.member,
+    admin: AdminServer.member,
+    faults: ProcessFaults.member
+  }).pipe(Effect.provide(Layer.mergeAll(api, AdminServer.layer, ProcessFaults.layer))),
+  primary: Group.run({
+    signals: Signals.member,
+    workers: ClusterPrimary.member,
+    admin: AdminServer.member,
+    faults: ProcessFaults.member
+  }).pipe(
+    ClusterPrimary.withWorkerExits,
+    Effect.provide(
+      Layer.mergeAll(AdminServer.layer.pipe(Layer.provide(ClusterAdmin.layer)), ProcessFaults.layer).pipe(
+        Layer.provideMerge(ClusterPrimary.layer)
+      )
+    )
+  ),
+  worker: Group.run({
+    signals: Signals.member,
+    api: ApiServer.member,
+    primary: ClusterWorker.member,
+    faults: ProcessFaults.member
+  }).pipe(Effect.provide(Layer.mergeAll(api, ClusterWorker.layer, ProcessFaults.layer)))
 }).pipe(
   Effect.provide(
-    Layer.mergeAll(api, AdminServer.layer, ProcessFaults.layer).pipe(
-      Layer.provideMerge(ConfigReload.layer),
+    ConfigReload.layer.pipe(
       Layer.provideMerge(Layer.mergeAll(Signals.layer, AppConfig.layer, RuntimeConfig.layer, Tracing.layer))
     )
   ),

@@ -47,7 +47,8 @@ describe("AppConfig.load", () => {
         profileCacheTtl: 30_000,
         aggregateTimeout: 10_000,
         adminToken: undefined,
-        accessLog: 100
+        accessLog: 100,
+        workers: 1
       })
     })
   )
@@ -72,7 +73,8 @@ describe("AppConfig.load", () => {
         PROFILE_CACHE_TTL: "0",
         AGGREGATE_TIMEOUT: "2 seconds",
         ADMIN_TOKEN: "0123456789abcdef",
-        ACCESS_LOG: "off"
+        ACCESS_LOG: "off",
+        WORKERS: "4"
       })
       expect(plain(config)).toEqual({
         port: 3000,
@@ -92,7 +94,8 @@ describe("AppConfig.load", () => {
         profileCacheTtl: 0,
         aggregateTimeout: 2_000,
         adminToken: "0123456789abcdef",
-        accessLog: 0
+        accessLog: 0,
+        workers: 4
       })
     })
   )
@@ -112,6 +115,10 @@ describe("AppConfig.load", () => {
     ["PORT", "80.5"],
     ["ADMIN_PORT", "admin"],
     ["SHUTDOWN_TIMEOUT", "soon"],
+    ["WORKERS", "0"],
+    ["WORKERS", "257"],
+    ["WORKERS", "two"],
+    ["WORKERS", "1.5"],
     ["SHUTDOWN_TIMEOUT", "-5 seconds"],
     ["SHUTDOWN_DELAY", "-1"],
     ["SHUTDOWN_DELAY", "5 fortnights"],

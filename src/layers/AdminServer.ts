@@ -4,7 +4,7 @@
  *
  * Routes (ordinary `HttpRouter` layers):
  * - `GET /healthz`, `GET /readyz` — as on the API server (`Health`);
- * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`);
+ * - `GET /metrics` — Prometheus text exposition of every Effect `Metric` (see `Metrics`; `MetricsExposition`);
  * - `GET /debug/fibers` — the members and the requests in flight with their age (Go's goroutine dump, in JSON),
  *   bounded: the 50 oldest requests in detail, the rest counted by server and method (`FiberDump.bounded`);
  * - `GET /config` — the current `RuntimeConfig` snapshot, secrets redacted (`ConfigView`); 404 when none is provided;
@@ -15,17 +15,17 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
 import * as AdminGuard from "../http/AdminGuard.ts"
 import type * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as Health from "../http/Health.ts"
 import * as ConfigView from "../services/ConfigView.ts"
 import { bounded, FiberDump } from "../services/FiberDump.ts"
 import { Lifecycle } from "../services/Lifecycle.ts"
+import { MetricsExposition } from "../services/Metrics.ts"
 import { RuntimeConfig } from "../services/RuntimeConfig.ts"
 import * as HttpMember from "./HttpMember.ts"
 
-const metrics = PrometheusMetrics.format().pipe(
+const metrics = Effect.flatten(MetricsExposition).pipe(
   Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
 )
 

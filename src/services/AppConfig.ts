@@ -41,6 +41,8 @@ export interface AppConfigValues {
   readonly adminToken: Redacted.Redacted<string> | undefined
   /** access log lines per second per server (`AccessLog`); 0: no access log */
   readonly accessLog: number
+  /** server processes sharing the API port (`node:cluster`); 1 runs the service in this process alone */
+  readonly workers: number
 }
 
 /** AppConfig.defaults — the values used when a variable is unset. */
@@ -63,7 +65,8 @@ export const defaults: AppConfigValues = {
   profileCacheTtl: Duration.seconds(30),
   aggregateTimeout: Duration.seconds(10),
   adminToken: undefined,
-  accessLog: 100
+  accessLog: 100,
+  workers: 1
 }
 
 const levels: Record<string, LogLevel.LogLevel> = {
@@ -100,6 +103,14 @@ const portRange = (n: number) => (n >= 0 && n <= 65535 ? undefined : "expected a
 
 /** firstLine — the readable part of a Config error message ("SchemaError(Expected …" → "Expected …"). */
 const firstLine = (message: string) => (message.split("\n")[0] ?? message).replace(/^[A-Za-z]+Error[(:]\s*/, "")
+
+/** maxWorkers — the most `WORKERS` accepts: far beyond any machine's cores, low enough to catch a typo. */
+export const maxWorkers = 256
+
+const workerCount = (n: number) =>
+  Number.isInteger(n) && n >= 1 && n <= maxWorkers
+    ? undefined
+    : `expected a whole number of processes in 1..${maxWorkers}`
 
 const nonBlank = (s: string) => (s.trim() === "" ? "expected a host name or address" : undefined)
 
@@ -234,7 +245,8 @@ export const load: Effect.Effect<AppConfigValues, ConfigInvalid> = Effect.gen(fu
       positive
     ),
     adminToken: yield* readAdminToken,
-    accessLog: yield* read("ACCESS_LOG", accessLog("ACCESS_LOG"), defaults.accessLog)
+    accessLog: yield* read("ACCESS_LOG", accessLog("ACCESS_LOG"), defaults.accessLog),
+    workers: yield* read("WORKERS", Config.Int("WORKERS"), defaults.workers, workerCount)
   }
   // Node's rule: a head cannot be allowed longer than the whole request (0 disables either)
   const [headers, request] = [Duration.toMillis(values.headersTimeout), Duration.toMillis(values.requestTimeout)]

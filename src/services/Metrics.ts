@@ -12,7 +12,8 @@
  * numbers that the registry reads when metrics are exported (`RouteSeries`); the in-flight gauge costs nothing per
  * request (`trackInFlight` registers a gauge read at scrape time).
  */
-import { type Context, Effect, Metric } from "effect"
+import { Context, Effect, Metric } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 
 const durationBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
@@ -119,3 +120,12 @@ export const trackInFlight = (server: string, count: () => number) =>
     ),
     (registration) => Effect.sync(() => registration.remove())
   )
+
+/**
+ * MetricsExposition — the Prometheus text the admin server's `GET /metrics` answers: this process's registry
+ * (`PrometheusMetrics.format`) unless a layer provides another source — the cluster's primary provides the aggregate
+ * of its workers (`src/cluster/ClusterAdmin.ts`).
+ */
+export const MetricsExposition = Context.Reference<Effect.Effect<string>>("lifecycle/MetricsExposition", {
+  defaultValue: () => PrometheusMetrics.format()
+})

@@ -106,6 +106,7 @@ const programVariables = [
   "LOG_FORMAT",
   "NODE_OPTIONS",
   "CONFIG_FILE",
+  "WORKERS",
   "HEADERS_TIMEOUT",
   "REQUEST_TIMEOUT",
   "KEEP_ALIVE_TIMEOUT",
