@@ -1,7 +1,8 @@
 /**
- * The reference service: an API server (with the jobs API on its worker pool), an admin server, the signal listener and the process-fault watcher, run as
- * one group — when one ends, all end — with an exact graceful shutdown. Run it with `npm start` or
- * `tsx src/program.ts`; configure it with the environment (see the README).
+ * The reference service: an API server (the aggregation over upstreams, the jobs API on its worker pool), an admin
+ * server, the signal listener and the process-fault watcher, run as one group — when one ends, all end — with an
+ * exact graceful shutdown. Run it with `npm start` or `tsx src/program.ts`; configure it with the environment (see
+ * the README).
  *
  * With `WORKERS=N` (N > 1) the process started is the cluster's primary: the group of its N workers, each the same
  * service without the admin server, which the primary serves for all of them (see `src/cluster/`).
