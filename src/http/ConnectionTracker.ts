@@ -36,6 +36,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Http2Session } from "node:http2"
 import { Server as NetServer, type Socket } from "node:net"
 import { type Context, Duration, Effect, type Fiber } from "effect"
+import { pathOf } from "./AccessLog.ts"
 
 interface Connection {
   readonly socket: Socket
@@ -72,7 +73,7 @@ export interface DrainStats {
   readonly inFlightAtStart: number
 }
 
-/** ConnectionTracker.InFlight — a request being handled, as the fiber dump shows it (path without its query). */
+/** ConnectionTracker.InFlight — a request being handled, as the fiber dump shows it (path without its query, cut at `AccessLog.maxPathLength`). */
 export interface InFlight {
   readonly method: string
   readonly path: string
@@ -331,7 +332,7 @@ export const install = (server: Server, options: Options) =>
     const onUpgrade = (req: IncomingMessage) => {
       const c = connections.get(req.socket)
       if (c === undefined) return
-      c.upgraded = { method: req.method ?? "GET", path: pathOf(req.url) }
+      c.upgraded = { method: req.method ?? "GET", path: pathOf(req.url ?? "") }
       c.since = performance.now()
       if (draining) armGrace(c)
     }
@@ -399,7 +400,7 @@ export const install = (server: Server, options: Options) =>
         const req = current(c)?.req
         const ageMillis = Math.round(now - c.since)
         if (c.upgraded !== undefined) list.push({ ...c.upgraded, ageMillis })
-        else if (req !== undefined) list.push({ method: req.method ?? "", path: pathOf(req.url), ageMillis })
+        else if (req !== undefined) list.push({ method: req.method ?? "", path: pathOf(req.url ?? ""), ageMillis })
       }
       return list
     }
@@ -419,13 +420,6 @@ export const install = (server: Server, options: Options) =>
       destroyAll
     })
   })
-
-/** the path of a request target, without its query (which may carry secrets) */
-const pathOf = (url: string | undefined): string => {
-  const target = url ?? ""
-  const query = target.indexOf("?")
-  return query === -1 ? target : target.slice(0, query)
-}
 
 /** Node's `headersTimeout`/`requestTimeout` checker interval (`http.server.connectionsCheckingInterval`), if any. */
 const connectionsChecker = (server: Server): NodeJS.Timeout | undefined => {

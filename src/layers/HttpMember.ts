@@ -13,7 +13,6 @@
  */
 import { type Context, Effect, Layer, Option } from "effect"
 import { HttpRouter, type HttpServerResponse } from "effect/http"
-import * as AccessLog from "../http/AccessLog.ts"
 import * as AllowedMethods from "../http/AllowedMethods.ts"
 import * as GracefulHttpServer from "../http/GracefulHttpServer.ts"
 import * as RequestMetrics from "../http/RequestMetrics.ts"
@@ -40,7 +39,7 @@ const announce = (name: string) =>
         dump.addSource(() =>
           handle.tracker.requests().map(({ method, path, ageMillis }) => ({
             id: undefined,
-            label: `${name} ${method} ${AccessLog.pathOf(path)}`,
+            label: `${name} ${method} ${path}`,
             ageMillis,
             done: false,
             group: `${name} ${method}`
